@@ -131,7 +131,7 @@ class LazyGroup(click.Group):
         command = getattr(module, attr, None)
         if command is None:
             return _not_built(cmd_name, f"{full} ({short})")
-        return command  # type: ignore[no-any-return]
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, self.table[name][1]) for name in self.list_commands(ctx)]

@@ -11,7 +11,7 @@ Clinical fields live in the ``clinical`` table (one row per patient); imaging fi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "CANCER_SITES",
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-class FieldKind(str, Enum):
+class FieldKind(StrEnum):
     """The type of a CDM field; decides which criteria a field accepts."""
 
     STRING = "string"  # free text or an open code list
@@ -35,7 +35,7 @@ class FieldKind(str, Enum):
     BOOLEAN = "boolean"
 
 
-class Table(str, Enum):
+class Table(StrEnum):
     """The catalog table a CDM field lives in."""
 
     CLINICAL = "clinical"
