@@ -149,7 +149,7 @@ def _rows(df: pd.DataFrame, bad: np.ndarray) -> str:
 def _binary(df: pd.DataFrame, col: str, required: bool) -> pd.Series:
     raw = df[col]
     if raw.dtype == bool:
-        return raw.astype(np.int8)
+        return raw.astype(np.int64)
     values = pd.to_numeric(raw, errors="coerce")
     na = values.isna().to_numpy()
     if not required:
@@ -163,7 +163,7 @@ def _binary(df: pd.DataFrame, col: str, required: bool) -> pd.Series:
             "Code the decision as 1 (positive/yes) or 0 (negative/no)."
         )
     if required:
-        return values.astype(np.int8)
+        return values.astype(np.int64)
     return values.astype("Int8")
 
 
@@ -236,7 +236,7 @@ def validate_exams(exams: pd.DataFrame, *, source: str | None = None) -> pd.Data
     Returns
     -------
     pandas.DataFrame
-        A copy with binary columns as int8, ``ai_score`` as float, ``woman_id`` and
+        A copy with binary columns as int64, ``ai_score`` as float, ``woman_id`` and
         ``exam_id`` as str, and ``ai_score_10`` added (deciles of ``ai_score``) if missing.
 
     Raises

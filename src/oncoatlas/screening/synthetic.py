@@ -274,12 +274,12 @@ def simulate_programme(
                 "age": age[idx].astype(np.int64),
                 "exam_date": np.datetime_as_string(dates, unit="D"),
                 "ai_score": np.round(stats.norm.cdf(z), 6),
-                "reader1": r1.astype(np.int8),
-                "reader2": r2.astype(np.int8),
-                "consensus": recall.astype(np.int8),
-                "recall": recall.astype(np.int8),
-                "screen_detected_cancer": sd.astype(np.int8),
-                "interval_cancer": ic.astype(np.int8),
+                "reader1": r1.astype(np.int64),
+                "reader2": r2.astype(np.int64),
+                "consensus": recall.astype(np.int64),
+                "recall": recall.astype(np.int64),
+                "screen_detected_cancer": sd.astype(np.int64),
+                "interval_cancer": ic.astype(np.int64),
             }
         )
         frame = pd.concat([frame, _characteristics(rng, sd, ic)], axis=1)
