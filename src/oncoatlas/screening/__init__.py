@@ -16,6 +16,18 @@ Examples
 
 from __future__ import annotations
 
+from oncoatlas.screening.metrics import (
+    ClusterBootstrap,
+    auc,
+    auc_table,
+    bootstrap_auc,
+    reader_operating_points,
+    score_distribution,
+    sensitivity_specificity,
+    top_share,
+    wilson_ci,
+)
+from oncoatlas.screening.report import ScreeningReport, analyse, write_report
 from oncoatlas.screening.schema import (
     COLUMNS,
     REQUIRED_COLUMNS,
@@ -24,13 +36,45 @@ from oncoatlas.screening.schema import (
     validate_exams,
 )
 from oncoatlas.screening.synthetic import ProgrammeParameters, simulate_programme
+from oncoatlas.screening.triage import (
+    BUILTIN_SCENARIOS,
+    Band,
+    Reading,
+    RecallRule,
+    Scenario,
+    decide,
+    parse_scenarios,
+    rule_out_sweep,
+    run_scenarios,
+)
 
 __all__ = [
+    "BUILTIN_SCENARIOS",
     "COLUMNS",
     "REQUIRED_COLUMNS",
+    "Band",
+    "ClusterBootstrap",
     "ProgrammeParameters",
+    "Reading",
+    "RecallRule",
+    "Scenario",
     "ScreeningDataError",
+    "ScreeningReport",
+    "analyse",
+    "auc",
+    "auc_table",
+    "bootstrap_auc",
+    "decide",
+    "parse_scenarios",
     "read_exams",
+    "reader_operating_points",
+    "rule_out_sweep",
+    "run_scenarios",
+    "score_distribution",
+    "sensitivity_specificity",
     "simulate_programme",
+    "top_share",
     "validate_exams",
+    "wilson_ci",
+    "write_report",
 ]
