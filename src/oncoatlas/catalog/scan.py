@@ -1,0 +1,521 @@
+"""Read DICOM headers (never pixel data) into flat per-file records.
+
+Two readers produce the same record:
+
+* a fast path, a minimal parser of the DICOM data-set encoding (PS3.5 §7) that walks the
+  top-level data elements of a little-endian file (implicit or explicit VR, native or
+  encapsulated pixel data), skips what it does not need by length, and decodes only the
+  attributes of :data:`WANTED`. It reads only the first :data:`HEAD_BYTES` of a file unless the
+  header is longer;
+* pydicom (``dcmread(stop_before_pixels=True)``) for everything else: big-endian and deflated
+  transfer syntaxes, files without the ``DICM`` prefix, unusual character sets, enhanced
+  multi-frame images (per-frame functional groups) and SEG / RTSTRUCT objects (whose
+  references to the segmented series live in sequences).
+
+A file that cannot be read gives a record with ``status="error"`` and a ``reason``; it never
+raises.
+
+References
+----------
+DICOM PS3.5 (data structures and encoding), PS3.10 (media storage and file format),
+PS3.3 C.8.20 (Segmentation), C.8.8.5 (Structure Set).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+__all__ = ["HEAD_BYTES", "RECORD_FIELDS", "WANTED", "read_header", "read_headers"]
+
+logger = logging.getLogger(__name__)
+
+#: Bytes read first from each file; most image headers fit in a few kilobytes.
+HEAD_BYTES = 32768
+
+_IMPLICIT_LE = "1.2.840.10008.1.2"
+_EXPLICIT_LE = "1.2.840.10008.1.2.1"
+_DEFLATED = {"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1"}
+_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+_DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+_SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+_RTSTRUCT_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
+
+#: tag -> (record key, VR) of the attributes the fast path decodes.
+WANTED: dict[int, tuple[str, str]] = {
+    0x00080005: ("_charset", "CS"),
+    0x00080016: ("sop_class_uid", "UI"),
+    0x00080018: ("sop_instance_uid", "UI"),
+    0x00080020: ("study_date", "DA"),
+    0x00080060: ("modality", "CS"),
+    0x00080070: ("manufacturer", "LO"),
+    0x00081030: ("study_description", "LO"),
+    0x0008103E: ("series_description", "LO"),
+    0x00081090: ("model", "LO"),
+    0x00100020: ("patient_id", "LO"),
+    0x00100040: ("patient_sex", "CS"),
+    0x00101010: ("patient_age", "AS"),
+    0x00180015: ("body_part", "CS"),
+    0x00180050: ("slice_thickness", "DS"),
+    0x0020000D: ("study_uid", "UI"),
+    0x0020000E: ("series_uid", "UI"),
+    0x00200011: ("series_number", "IS"),
+    0x00200013: ("instance_number", "IS"),
+    0x00200032: ("_position", "DS"),
+    0x00200037: ("_orientation", "DS"),
+    0x00200052: ("frame_of_reference_uid", "UI"),
+    0x00280008: ("number_of_frames", "IS"),
+    0x00280010: ("rows", "US"),
+    0x00280011: ("columns", "US"),
+    0x00280030: ("_pixel_spacing", "DS"),
+}
+
+#: Keys of a file record, in table order (see ``oncoatlas.catalog.tables.FILES``).
+RECORD_FIELDS: tuple[str, ...] = (
+    "path", "size", "mtime_ns", "status", "reason",
+    "patient_id", "patient_sex", "patient_age", "study_uid", "study_date", "study_description",
+    "series_uid", "series_number", "series_description", "modality", "body_part",
+    "manufacturer", "model", "sop_instance_uid", "sop_class_uid", "transfer_syntax",
+    "instance_number", "frame_of_reference_uid", "number_of_frames", "rows", "columns",
+    "slice_thickness", "pixel_spacing_row", "pixel_spacing_col",
+    "image_position_x", "image_position_y", "image_position_z", "orientation",
+    "seg_kind", "seg_labels", "ref_series", "ref_instances", "ref_frame_of_reference",
+)
+
+_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+_SAFE_CHARSETS = {"", "ISO_IR 6", "ISO_IR 100", "ISO_IR 192", "ISO 2022 IR 6"}
+_UNDEFINED = 0xFFFFFFFF
+_ITEM = 0xFFFEE000
+_ITEM_END = 0xFFFEE00D
+_SEQ_END = 0xFFFEE0DD
+_PIXEL_DATA = 0x7FE00010
+
+
+class _NeedMore(Exception):
+    """The buffer ended inside the header; read the whole file."""
+
+
+class _Fallback(Exception):
+    """The fast path does not handle this file; use pydicom."""
+
+
+def _empty(path: str, size: int, mtime_ns: int) -> dict[str, Any]:
+    rec: dict[str, Any] = dict.fromkeys(RECORD_FIELDS)
+    rec.update(path=path, size=size, mtime_ns=mtime_ns, status="ok")
+    return rec
+
+
+def _text(raw: bytes, charset: str) -> str:
+    enc = "utf-8" if charset == "ISO_IR 192" else "latin-1"
+    return raw.decode(enc, errors="replace").strip(" \x00")
+
+
+def _floats(text: str | None) -> list[float]:
+    if not text:
+        return []
+    out = []
+    for part in text.split("\\"):
+        part = part.strip()
+        if part:
+            try:
+                out.append(float(part))
+            except ValueError:
+                return []
+    return out
+
+
+def _int(text: Any) -> int | None:
+    if text is None or text == "":
+        return None
+    try:
+        return int(float(str(text).strip()))
+    except ValueError:
+        return None
+
+
+def _skip_undefined(buf: bytes, pos: int, explicit: bool) -> int:
+    """Return the position after an undefined-length value starting at ``pos``."""
+    n = len(buf)
+    while True:
+        if pos + 8 > n:
+            raise _NeedMore
+        group, elem, length = struct.unpack_from("<HHL", buf, pos)
+        tag = (group << 16) | elem
+        pos += 8
+        if tag == _SEQ_END:
+            return pos
+        if tag != _ITEM:
+            raise _Fallback  # encapsulated fragments or malformed: let pydicom decide
+        if length == _UNDEFINED:
+            pos = _walk(buf, pos, explicit, None, in_item=True)
+        else:
+            pos += length
+
+
+def _walk(
+    buf: bytes, pos: int, explicit: bool, out: dict[str, Any] | None, *, in_item: bool = False
+) -> int:
+    """Walk data elements from ``pos``; fill ``out`` with :data:`WANTED` values (top level).
+
+    Returns the position of the Pixel Data element (top level), of the byte after an item
+    delimiter (``in_item``) or the end of the buffer.
+    """
+    n = len(buf)
+    unpack = struct.unpack_from
+    while pos < n:
+        if pos + 8 > n:
+            raise _NeedMore
+        group, elem = unpack("<HH", buf, pos)
+        tag = (group << 16) | elem
+        if in_item and tag == _ITEM_END:
+            return pos + 8
+        if out is not None and tag >= _PIXEL_DATA:
+            return pos
+        if explicit:
+            vr = buf[pos + 4 : pos + 6]
+            if vr in _LONG_VRS:
+                if pos + 12 > n:
+                    raise _NeedMore
+                (length,) = unpack("<L", buf, pos + 8)
+                hdr = 12
+            elif vr.isalpha() and vr.isupper():
+                (length,) = unpack("<H", buf, pos + 6)
+                hdr = 8
+            else:
+                raise _Fallback
+        else:
+            (length,) = unpack("<L", buf, pos + 4)
+            hdr = 8
+        pos += hdr
+        if length == _UNDEFINED:
+            if out is not None and tag in WANTED:
+                raise _Fallback
+            pos = _skip_undefined(buf, pos, explicit)
+            continue
+        end = pos + length
+        if out is not None and tag in WANTED:
+            if end > n:
+                raise _NeedMore
+            key, vr_name = WANTED[tag]
+            raw = buf[pos:end]
+            if vr_name == "US":
+                out[key] = unpack("<H", raw, 0)[0] if len(raw) >= 2 else None
+            else:
+                out[key] = raw
+        pos = end
+    if pos > n:
+        raise _NeedMore
+    return pos
+
+
+def _fast(buf: bytes, rec: dict[str, Any]) -> int | None:
+    """Parse ``buf`` (a file prefix); fill ``rec``; return the Pixel Data offset or None."""
+    if len(buf) < 132 or buf[128:132] != b"DICM":
+        raise _Fallback
+    pos = 132
+    meta: dict[int, bytes] = {}
+    n = len(buf)
+    while pos + 8 <= n:
+        group, elem = struct.unpack_from("<HH", buf, pos)
+        if group != 0x0002:
+            break
+        vr = buf[pos + 4 : pos + 6]
+        if vr in _LONG_VRS:
+            (length,) = struct.unpack_from("<L", buf, pos + 8)
+            hdr = 12
+        else:
+            (length,) = struct.unpack_from("<H", buf, pos + 6)
+            hdr = 8
+        if length == _UNDEFINED or pos + hdr + length > n:
+            raise _NeedMore if length != _UNDEFINED else _Fallback
+        meta[elem] = buf[pos + hdr : pos + hdr + length]
+        pos += hdr + length
+    ts = meta.get(0x0010, b"").decode("ascii", "replace").strip(" \x00")
+    media_class = meta.get(0x0002, b"").decode("ascii", "replace").strip(" \x00")
+    if not ts or ts == _BIG_ENDIAN or ts in _DEFLATED or media_class == _DICOMDIR_CLASS:
+        raise _Fallback
+    if media_class in (_SEG_CLASS, _RTSTRUCT_CLASS):
+        raise _Fallback
+    rec["transfer_syntax"] = ts
+    raw: dict[str, Any] = {}
+    stop = _walk(buf, pos, ts != _IMPLICIT_LE, raw)
+    charset = raw.get("_charset", b"")
+    charset_s = charset.decode("ascii", "replace").strip(" \x00").split("\\")[0] if charset else ""
+    if charset_s not in _SAFE_CHARSETS:
+        raise _Fallback
+    for key, value in raw.items():
+        if key == "_charset":
+            continue
+        if isinstance(value, bytes):
+            value = _text(value, charset_s)
+        raw[key] = value
+    modality = raw.get("modality")
+    frames = _int(raw.get("number_of_frames"))
+    if modality in ("SEG", "RTSTRUCT") or (frames is not None and frames > 1):
+        raise _Fallback
+    _finish(rec, raw)
+    return stop if stop < len(buf) else None
+
+
+def _finish(rec: dict[str, Any], raw: dict[str, Any]) -> None:
+    """Normalise decoded strings of ``raw`` into the record."""
+    for key in (
+        "sop_class_uid", "sop_instance_uid", "study_date", "modality", "manufacturer",
+        "study_description", "series_description", "model", "patient_id", "patient_sex",
+        "patient_age", "body_part", "study_uid", "series_uid", "frame_of_reference_uid",
+    ):
+        value = raw.get(key)
+        rec[key] = str(value).strip() if value not in (None, "") else None
+    if rec["body_part"]:
+        rec["body_part"] = rec["body_part"].upper()
+    for key in ("series_number", "instance_number", "number_of_frames", "rows", "columns"):
+        rec[key] = _int(raw.get(key))
+    thick = _floats(_as_text(raw.get("slice_thickness")))
+    rec["slice_thickness"] = thick[0] if thick else None
+    spacing = _floats(_as_text(raw.get("_pixel_spacing")))
+    if len(spacing) >= 2:
+        rec["pixel_spacing_row"], rec["pixel_spacing_col"] = spacing[0], spacing[1]
+    pos = _floats(_as_text(raw.get("_position")))
+    if len(pos) == 3:
+        rec["image_position_x"], rec["image_position_y"], rec["image_position_z"] = pos
+    ori = _floats(_as_text(raw.get("_orientation")))
+    if len(ori) == 6:
+        rec["orientation"] = "\\".join(f"{v:.4f}" for v in ori)
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
+def _pixel_truncation(buf: bytes, stop: int, size: int) -> str | None:
+    """Check the Pixel Data element at ``stop`` fits in a file of ``size`` bytes."""
+    if stop + 12 > len(buf):
+        return None
+    if buf[stop : stop + 4] == b"\xe0\x7f\x10\x00":
+        if buf[stop + 4 : stop + 6] in (b"OB", b"OW"):
+            (length,) = struct.unpack_from("<L", buf, stop + 8)
+            hdr = 12
+        else:
+            (length,) = struct.unpack_from("<L", buf, stop + 4)
+            hdr = 8
+    elif buf[stop : stop + 4] == b"\x7f\xe0\x00\x10":
+        if buf[stop + 4 : stop + 6] in (b"OB", b"OW"):
+            (length,) = struct.unpack_from(">L", buf, stop + 8)
+            hdr = 12
+        else:
+            (length,) = struct.unpack_from(">L", buf, stop + 4)
+            hdr = 8
+    else:
+        return None
+    if length != _UNDEFINED and stop + hdr + length > size:
+        return f"truncated: Pixel Data needs {stop + hdr + length} bytes, file has {size}"
+    return None
+
+
+def _pydicom(path: str, rec: dict[str, Any]) -> tuple[dict[str, Any], bytes | None, int | None]:
+    """Read with pydicom; fill ``rec`` (the fallback path).
+
+    Returns the record, and the 12 bytes at the Pixel Data element with their offset (for the
+    truncation check) when pydicom stopped there.
+    """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    tail: bytes | None = None
+    stop: int | None = None
+    try:
+        with open(path, "rb") as fh:
+            ds = pydicom.dcmread(fh, stop_before_pixels=True)
+            stop = fh.tell()
+            tail = fh.read(12)
+    except InvalidDicomError:
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+            _ = ds.get("SOPInstanceUID"), ds.get("SeriesInstanceUID")
+        except Exception:
+            return _error(rec, "not DICOM: no 'DICM' prefix and no readable data elements"), None, None
+        if len(ds) == 0 or ds.get("SeriesInstanceUID") is None:
+            return _error(rec, "not DICOM: no 'DICM' prefix and no SeriesInstanceUID"), None, None
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    media = str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
+    if media == _DICOMDIR_CLASS or "DirectoryRecordSequence" in ds:
+        reason = "DICOMDIR: a media directory, not an instance (its references are indexed)"
+        return _error(rec, reason), None, None
+    if ts in _DEFLATED:
+        tail = stop = None
+    rec["transfer_syntax"] = ts or (_EXPLICIT_LE if not ds.is_implicit_VR else _IMPLICIT_LE)
+    raw: dict[str, Any] = {}
+    keywords = {
+        "sop_class_uid": "SOPClassUID", "sop_instance_uid": "SOPInstanceUID",
+        "study_date": "StudyDate", "modality": "Modality", "manufacturer": "Manufacturer",
+        "study_description": "StudyDescription", "series_description": "SeriesDescription",
+        "model": "ManufacturerModelName", "patient_id": "PatientID", "patient_sex": "PatientSex",
+        "patient_age": "PatientAge", "body_part": "BodyPartExamined",
+        "slice_thickness": "SliceThickness", "study_uid": "StudyInstanceUID",
+        "series_uid": "SeriesInstanceUID", "series_number": "SeriesNumber",
+        "instance_number": "InstanceNumber", "_position": "ImagePositionPatient",
+        "_orientation": "ImageOrientationPatient", "frame_of_reference_uid": "FrameOfReferenceUID",
+        "number_of_frames": "NumberOfFrames", "rows": "Rows", "columns": "Columns",
+        "_pixel_spacing": "PixelSpacing",
+    }
+    try:
+        for key, kw in keywords.items():
+            value = ds.get(kw)
+            raw[key] = _as_text(value) if key.startswith("_") or key == "slice_thickness" else value
+        # enhanced multi-frame: geometry in the shared functional groups
+        shared = ds.get("SharedFunctionalGroupsSequence")
+        if shared:
+            item = shared[0]
+            measures = item.get("PixelMeasuresSequence")
+            if measures:
+                m = measures[0]
+                raw["_pixel_spacing"] = raw["_pixel_spacing"] or _as_text(m.get("PixelSpacing"))
+                raw["slice_thickness"] = raw["slice_thickness"] or _as_text(m.get("SliceThickness"))
+            plane = item.get("PlaneOrientationSequence")
+            if plane:
+                raw["_orientation"] = raw["_orientation"] or _as_text(
+                    plane[0].get("ImageOrientationPatient")
+                )
+        _finish(rec, raw)
+        _references(ds, rec)
+    except Exception as exc:  # malformed values deep in the header
+        return _error(rec, f"unreadable: {type(exc).__name__}: {exc}"), None, None
+    return rec, tail, stop
+
+
+def _references(ds: Any, rec: dict[str, Any]) -> None:
+    """Fill the SEG / RTSTRUCT reference columns of ``rec`` from data set ``ds``."""
+    sop_class = rec.get("sop_class_uid")
+    modality = rec.get("modality")
+    series: list[str] = []
+    instances: list[str] = []
+    frames: list[str] = []
+    labels: list[str] = []
+    if modality == "SEG" or sop_class == _SEG_CLASS:
+        rec["seg_kind"] = "SEG"
+        for item in ds.get("ReferencedSeriesSequence", []) or []:
+            if item.get("SeriesInstanceUID"):
+                series.append(str(item.SeriesInstanceUID))
+            for inst in item.get("ReferencedInstanceSequence", []) or []:
+                if inst.get("ReferencedSOPInstanceUID"):
+                    instances.append(str(inst.ReferencedSOPInstanceUID))
+        if not series:
+            for item in ds.get("SourceImageSequence", []) or []:
+                if item.get("ReferencedSOPInstanceUID"):
+                    instances.append(str(item.ReferencedSOPInstanceUID))
+        for seg in ds.get("SegmentSequence", []) or []:
+            labels.append(str(seg.get("SegmentLabel", "")))
+        if ds.get("FrameOfReferenceUID"):
+            frames.append(str(ds.FrameOfReferenceUID))
+    elif modality == "RTSTRUCT" or sop_class == _RTSTRUCT_CLASS:
+        rec["seg_kind"] = "RTSTRUCT"
+        for fr in ds.get("ReferencedFrameOfReferenceSequence", []) or []:
+            if fr.get("FrameOfReferenceUID"):
+                frames.append(str(fr.FrameOfReferenceUID))
+            for st in fr.get("RTReferencedStudySequence", []) or []:
+                for se in st.get("RTReferencedSeriesSequence", []) or []:
+                    if se.get("SeriesInstanceUID"):
+                        series.append(str(se.SeriesInstanceUID))
+                    for ci in se.get("ContourImageSequence", []) or []:
+                        if ci.get("ReferencedSOPInstanceUID"):
+                            instances.append(str(ci.ReferencedSOPInstanceUID))
+        for roi in ds.get("StructureSetROISequence", []) or []:
+            labels.append(str(roi.get("ROIName", "")))
+    else:
+        return
+    rec["ref_series"] = "\\".join(dict.fromkeys(series)) or None
+    # instance references are needed only when no series is named (PS3.3 C.8.20.2 allows it)
+    rec["ref_instances"] = None if series else ("\\".join(dict.fromkeys(instances)) or None)
+    rec["ref_frame_of_reference"] = "\\".join(dict.fromkeys(frames)) or None
+    rec["seg_labels"] = "|".join(labels) or None
+
+
+def _error(rec: dict[str, Any], reason: str) -> dict[str, Any]:
+    out = _empty(rec["path"], rec["size"], rec["mtime_ns"])
+    out["status"] = "error"
+    out["reason"] = reason
+    return out
+
+
+def read_header(path: str, size: int | None = None, mtime_ns: int | None = None) -> dict[str, Any]:
+    """Read one file's header into a record (a dict with :data:`RECORD_FIELDS`).
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    size, mtime_ns : int, optional
+        The file's size and modification time (``os.stat``); taken from the file if omitted.
+
+    Returns
+    -------
+    dict
+        ``status`` is ``"ok"`` or ``"error"`` (then ``reason`` says why: truncated, not DICOM,
+        missing SeriesInstanceUID, unreadable, …). Never raises for a bad file.
+    """
+    if size is None or mtime_ns is None:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            rec = _empty(path, 0, 0)
+            return _error(rec, f"unreadable: {exc.strerror or exc}")
+        size, mtime_ns = st.st_size, st.st_mtime_ns
+    rec = _empty(path, size, mtime_ns)
+    if size == 0:
+        return _error(rec, "not DICOM: empty file (0 bytes)")
+    try:
+        with open(path, "rb") as fh:
+            buf = fh.read(HEAD_BYTES)
+            try:
+                try:
+                    stop = _fast(buf, rec)
+                except _NeedMore:
+                    if len(buf) >= size:
+                        raise
+                    buf += fh.read()
+                    rec = _empty(path, size, mtime_ns)
+                    stop = _fast(buf, rec)
+            except _NeedMore:
+                return _error(rec, f"truncated: the header runs past the end of the file ({size} bytes)")
+            except _Fallback:
+                rec = _empty(path, size, mtime_ns)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    rec, tail, stop = _pydicom(path, rec)
+                if tail is not None and stop is not None:
+                    buf = bytes(stop) + tail
+    except OSError as exc:
+        return _error(rec, f"unreadable: {exc.strerror or exc}")
+    except Exception as exc:  # pydicom raises many types on malformed input
+        reason = str(exc).split("\n")[0]
+        low = reason.lower()
+        if "truncat" in low or "end of file" in low or ("bytes" in low and "read" in low):
+            return _error(rec, f"truncated: {reason}")
+        return _error(rec, f"unreadable: {type(exc).__name__}: {reason}")
+    if rec["status"] != "ok":
+        return rec
+    if stop is not None:
+        problem = _pixel_truncation(buf, stop, size)
+        if problem:
+            return _error(rec, problem)
+    if not rec.get("series_uid"):
+        return _error(rec, "missing SeriesInstanceUID")
+    if not rec.get("sop_instance_uid"):
+        return _error(rec, "missing SOPInstanceUID")
+    if not rec.get("study_uid"):
+        return _error(rec, "missing StudyInstanceUID")
+    return rec
+
+
+def read_headers(items: Sequence[tuple[str, int, int]] | Iterable[tuple[str, int, int]]) -> list[dict[str, Any]]:
+    """Read many headers; ``items`` are ``(path, size, mtime_ns)`` (a process-pool task)."""
+    return [read_header(p, s, m) for p, s, m in items]
