@@ -1,0 +1,593 @@
+"""The federation client: ask every node at once, report who did not answer.
+
+A federation is described by ``federation.yaml`` (TEAM data contract)::
+
+    name: oncoatlas-demo
+    timeout_s: 5
+    retries: 1
+    nodes:
+      - name: oslo
+        url: http://127.0.0.1:8101
+        token: <token>
+        catalog: nodes/oslo/catalog     # relative to this file
+        role: central
+      - name: milano
+        url: http://127.0.0.1:8102
+        token: <token>
+
+A node is asked over HTTP (its node server, see :mod:`oncoatlas.federation.server`), or,
+for a central node whose catalog is on this disk, in process through
+:class:`oncoatlas.catalog.Catalog` (exact counts and records with file paths: the data was
+handed over). Nodes are queried in parallel threads with timeouts and retries; a node that
+is down, slow or erroring becomes an entry of :attr:`SearchResult.failures` — a search never
+raises because of one node.
+
+This module imports only the standard library, httpx and PyYAML at module level, so that
+``oncoatlas search`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+import yaml
+
+from oncoatlas.errors import OncoatlasError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "Federation",
+    "FederationConfigError",
+    "NodeConfig",
+    "NodeFailure",
+    "SearchResult",
+    "SearchRow",
+    "load_spec",
+]
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["auto", "http", "local"]
+
+COUNT_FIELDS = ("patients", "studies", "series")
+
+
+class FederationConfigError(OncoatlasError, ValueError):
+    """A federation.yaml (or a spec given to the client) is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """One node of a federation: where to reach it and with which token.
+
+    Attributes
+    ----------
+    name : str
+        Node name.
+    url : str or None
+        Base URL of its node server.
+    token : str or None
+        Bearer token (never logged).
+    catalog : Path or None
+        Local catalog folder (for a central node on disk).
+    role : str
+        ``central`` or ``federated``.
+    """
+
+    name: str
+    url: str | None = None
+    token: str | None = field(default=None, repr=False)
+    catalog: Path | None = None
+    role: str = "federated"
+
+    def transport(self, mode: Mode) -> Literal["http", "local"]:
+        """How this node is asked under ``mode`` (auto: a central node's existing catalog, else HTTP)."""
+        if mode == "local" and self.catalog is not None:
+            return "local"
+        if mode == "http" and self.url:
+            return "http"
+        if mode == "auto" and self.role == "central" and self.catalog is not None and self.catalog.exists():
+            return "local"
+        if self.url:
+            return "http"
+        if self.catalog is not None:
+            return "local"
+        raise FederationConfigError(f"node {self.name!r} has neither a url nor a catalog")
+
+
+@dataclass(frozen=True)
+class NodeFailure:
+    """A node that did not answer: which, how (``kind``) and why."""
+
+    node: str
+    kind: str  # connection | timeout | http | unauthorized | forbidden | budget | invalid | error
+    reason: str
+    url: str | None = None
+    status: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.node}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class SearchRow:
+    """The answer of one node for one dataset.
+
+    Counts are ints, ``"<k"`` (0 to k-1) or ``"suppressed"`` (see
+    :mod:`oncoatlas.federation.privacy`), or None where the principal may not see counts.
+    """
+
+    node: str
+    dataset: str
+    patients: int | str | None
+    studies: int | str | None
+    series: int | str | None
+    granularity: str = "count"
+    exact: bool = False
+    breakdowns: dict[str, dict[str, int | str] | None] | None = None
+
+
+@dataclass
+class SearchResult:
+    """Per-node, per-dataset counts of a federated search, and the nodes that failed."""
+
+    rows: list[SearchRow] = field(default_factory=list)
+    failures: list[NodeFailure] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    thresholds: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every node answered."""
+        return not self.failures
+
+    @property
+    def failed_nodes(self) -> list[str]:
+        """Names of the nodes that failed."""
+        return [f.node for f in self.failures]
+
+    def total(self, what: str = "patients") -> tuple[int, int | None]:
+        """Bounds of a count summed over every answered dataset: ``(low, high)``.
+
+        ``"<k"`` contributes 0 to k-1; ``"suppressed"`` and missing counts make ``high``
+        None (unbounded).
+        """
+        low, high = 0, 0
+        bounded = True
+        for row in self.rows:
+            value = getattr(row, what)
+            if isinstance(value, int) and not isinstance(value, bool):
+                low += value
+                high += value
+            elif isinstance(value, str) and value.startswith("<") and value[1:].isdigit():
+                high += int(value[1:]) - 1
+            else:
+                bounded = False
+        return low, (high if bounded else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``rows``, ``failures``, ``nodes``, ``elapsed_s``, ``totals``."""
+        totals = {}
+        for what in COUNT_FIELDS:
+            low, high = self.total(what)
+            totals[what] = {"min": low, "max": high}
+        return {
+            "rows": [asdict(r) for r in self.rows],
+            "failures": [asdict(f) for f in self.failures],
+            "nodes": list(self.nodes),
+            "thresholds": dict(self.thresholds),
+            "totals": totals,
+            "elapsed_s": round(self.elapsed_s, 4),
+        }
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Rows as a DataFrame ``[node, dataset, patients, studies, series, granularity, exact]``."""
+        import pandas as pd
+
+        columns = ["node", "dataset", *COUNT_FIELDS, "granularity", "exact"]
+        df = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in self.rows], columns=columns)
+        df.attrs["failures"] = [asdict(f) for f in self.failures]
+        return df
+
+
+def load_spec(spec: Any) -> dict[str, Any]:
+    """A cohort spec as a dict, from a dict, a YAML/JSON path, or a Criteria-like object.
+
+    Objects with a ``spec`` attribute or ``to_spec()`` method (the catalog's ``Criteria``)
+    are converted through it.
+    """
+    if isinstance(spec, dict):
+        return spec
+    if isinstance(spec, (str, Path)):
+        path = Path(spec)
+        if not path.is_file():
+            raise FederationConfigError(f"spec file {path} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise FederationConfigError(f"spec file {path} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise FederationConfigError(f"spec file {path} must hold a mapping with include/exclude")
+        return data
+    for name in ("to_spec", "as_spec", "to_dict"):
+        method = getattr(spec, name, None)
+        if callable(method):
+            result = method()
+            if isinstance(result, dict):
+                return result
+    attr = getattr(spec, "spec", None)
+    if isinstance(attr, dict):
+        return attr
+    raise FederationConfigError(
+        f"cannot use {type(spec).__name__} as a cohort spec; pass a dict with include/exclude or a YAML path"
+    )
+
+
+class _NodeError(Exception):
+    def __init__(self, failure: NodeFailure) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict) and "detail" in body:
+        detail = body["detail"]
+        return detail if isinstance(detail, str) else json.dumps(detail)[:300]
+    return json.dumps(body)[:300]
+
+
+class Federation:
+    """A set of nodes asked together.
+
+    Parameters
+    ----------
+    nodes : list of NodeConfig
+        The nodes.
+    name : str
+        Federation name.
+    timeout_s : float
+        Per-attempt timeout for one node (connect, read, write, pool).
+    retries : int
+        Extra attempts after a connection error, timeout or HTTP 5xx.
+    mode : {"auto", "http", "local"}
+        How to reach nodes that have both a URL and a catalog (see :meth:`NodeConfig.transport`).
+
+    Examples
+    --------
+    >>> fed = Federation.from_yaml("demo/federation.yaml")  # doctest: +SKIP
+    >>> result = fed.search({"include": {"cancer_site": "C34"}})  # doctest: +SKIP
+    >>> result.failures  # doctest: +SKIP
+    []
+    """
+
+    def __init__(
+        self,
+        nodes: list[NodeConfig],
+        name: str = "federation",
+        timeout_s: float = 5.0,
+        retries: int = 1,
+        mode: Mode = "auto",
+    ) -> None:
+        if not nodes:
+            raise FederationConfigError(f"federation {name!r} has no nodes")
+        names = [n.name for n in nodes]
+        if len(set(names)) != len(names):
+            raise FederationConfigError(f"federation {name!r} lists a node twice: {names}")
+        self.nodes = list(nodes)
+        self.name = name
+        self.timeout_s = float(timeout_s)
+        self.retries = int(retries)
+        self.mode: Mode = mode
+        self._client: httpx.Client | None = None
+        self._catalogs: dict[str, Any] = {}
+        self.last_failures: list[NodeFailure] = []
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_yaml(cls, path: str | Path, token: str | None = None, mode: Mode = "auto") -> Federation:
+        """Read a ``federation.yaml``; ``token`` overrides every node's token.
+
+        Raises
+        ------
+        FederationConfigError
+            When the file is missing or a key is wrong (the message names both).
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FederationConfigError(f"federation file {path} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise FederationConfigError(f"federation file {path} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
+            raise FederationConfigError(f"federation file {path} must be a mapping with a 'nodes' list")
+        nodes = []
+        for i, raw in enumerate(data["nodes"]):
+            if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+                raise FederationConfigError(f"{path}: nodes[{i}] must be a mapping with a 'name'")
+            url = raw.get("url")
+            if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+                raise FederationConfigError(f"{path}: nodes[{i}] ({raw['name']}): url must start with http:// or https://, got {url!r}")
+            catalog = raw.get("catalog")
+            cat_path = None
+            if catalog is not None:
+                cat_path = Path(catalog)
+                if not cat_path.is_absolute():
+                    cat_path = (path.parent / cat_path).resolve()
+            if url is None and cat_path is None:
+                raise FederationConfigError(f"{path}: nodes[{i}] ({raw['name']}) needs a url or a catalog")
+            nodes.append(
+                NodeConfig(
+                    name=raw["name"],
+                    url=url.rstrip("/") if url else None,
+                    token=token if token is not None else raw.get("token"),
+                    catalog=cat_path,
+                    role=str(raw.get("role", "federated")),
+                )
+            )
+        timeout = data.get("timeout_s", 5)
+        retries = data.get("retries", 1)
+        if not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise FederationConfigError(f"{path}: timeout_s must be a positive number, got {timeout!r}")
+        if not isinstance(retries, int) or retries < 0:
+            raise FederationConfigError(f"{path}: retries must be a non-negative integer, got {retries!r}")
+        return cls(nodes, name=str(data.get("name", path.stem)), timeout_s=timeout, retries=retries, mode=mode)
+
+    # -- plumbing -----------------------------------------------------------------------
+    @property
+    def client(self) -> httpx.Client:
+        """The shared HTTP client (created on first use)."""
+        if self._client is None:
+            self._client = httpx.Client(
+                timeout=httpx.Timeout(self.timeout_s),
+                limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            )
+        return self._client
+
+    def close(self) -> None:
+        """Close HTTP connections."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> Federation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _catalog(self, node: NodeConfig) -> Any:
+        if node.name not in self._catalogs:
+            from oncoatlas.catalog import Catalog
+
+            if node.catalog is None:
+                raise FederationConfigError(f"node {node.name!r} has no catalog")
+            self._catalogs[node.name] = Catalog.open(node.catalog)
+        return self._catalogs[node.name]
+
+    def _request(self, node: NodeConfig, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        headers = {"Accept": "application/json"}
+        if node.token:
+            headers["Authorization"] = f"Bearer {node.token}"
+        url = f"{node.url}{path}"
+        attempts = self.retries + 1
+        last: NodeFailure | None = None
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(min(0.1 * 2 ** (attempt - 1), 1.0))
+            try:
+                response = self.client.request(method, url, json=body, headers=headers)
+            except httpx.TimeoutException as exc:
+                last = NodeFailure(
+                    node.name, "timeout",
+                    f"no answer within {self.timeout_s:g} s ({type(exc).__name__}, {attempt + 1} attempt(s))",
+                    url=node.url,
+                )
+                continue
+            except httpx.TransportError as exc:
+                last = NodeFailure(
+                    node.name, "connection",
+                    f"cannot reach {node.url} ({type(exc).__name__}: {exc}; {attempt + 1} attempt(s)); is the node up?",
+                    url=node.url,
+                )
+                continue
+            if response.status_code >= 500:
+                last = NodeFailure(
+                    node.name, "http", f"HTTP {response.status_code} from {url}: {_detail(response)}",
+                    url=node.url, status=response.status_code,
+                )
+                continue
+            if response.status_code >= 400:
+                kind = {401: "unauthorized", 403: "forbidden", 429: "budget"}.get(response.status_code, "http")
+                raise _NodeError(
+                    NodeFailure(
+                        node.name, kind, f"HTTP {response.status_code} from {url}: {_detail(response)}",
+                        url=node.url, status=response.status_code,
+                    )
+                )
+            try:
+                return response.json()
+            except ValueError:
+                raise _NodeError(
+                    NodeFailure(node.name, "invalid", f"{url} did not answer JSON", url=node.url, status=response.status_code)
+                ) from None
+        assert last is not None
+        raise _NodeError(last)
+
+    def _fan_out(self, ask: Any) -> tuple[dict[str, Any], list[NodeFailure]]:
+        answers: dict[str, Any] = {}
+        failures: list[NodeFailure] = []
+
+        def run(node: NodeConfig) -> tuple[str, Any, NodeFailure | None]:
+            try:
+                return node.name, ask(node), None
+            except _NodeError as exc:
+                return node.name, None, exc.failure
+            except Exception as exc:  # one node's bug must not end the whole search
+                logger.warning("node %s failed: %s: %s", node.name, type(exc).__name__, exc)
+                return node.name, None, NodeFailure(node.name, "error", f"{type(exc).__name__}: {exc}", url=node.url)
+
+        with ThreadPoolExecutor(max_workers=len(self.nodes), thread_name_prefix="oncoatlas-fed") as pool:
+            for name, answer, failure in pool.map(run, self.nodes):
+                if failure is not None:
+                    failures.append(failure)
+                else:
+                    answers[name] = answer
+        for failure in failures:
+            logger.info("node %s failed (%s): %s", failure.node, failure.kind, failure.reason)
+        self.last_failures = failures
+        return answers, failures
+
+    # -- questions ----------------------------------------------------------------------
+    def search(self, spec: Any, breakdowns: list[str] | tuple[str, ...] = ()) -> SearchResult:
+        """Count a cohort spec at every node, in parallel.
+
+        Parameters
+        ----------
+        spec : dict, str, Path or Criteria
+            The cohort spec (``include``/``exclude`` in the criteria language).
+        breakdowns : sequence of str
+            Any of ``sex``, ``age_band``, ``modality``.
+
+        Returns
+        -------
+        SearchResult
+            Rows per node and dataset, and ``failures`` naming each node that did not
+            answer and why. Never raises because of a node.
+        """
+        spec_dict = load_spec(spec)
+        start = time.perf_counter()
+        body = {"spec": spec_dict, "breakdowns": list(breakdowns)}
+
+        def ask(node: NodeConfig) -> dict[str, Any]:
+            if node.transport(self.mode) == "local":
+                from oncoatlas.federation.answers import local_search
+
+                return local_search(self._catalog(node), spec_dict, list(breakdowns), node=node.name)
+            return dict(self._request(node, "POST", "/search", body))
+
+        answers, failures = self._fan_out(ask)
+        result = SearchResult(failures=failures)
+        for node in self.nodes:
+            answer = answers.get(node.name)
+            if answer is None:
+                continue
+            try:
+                for ds in answer["datasets"]:
+                    result.rows.append(
+                        SearchRow(
+                            node=node.name,
+                            dataset=str(ds["dataset"]),
+                            patients=ds.get("patients"),
+                            studies=ds.get("studies"),
+                            series=ds.get("series"),
+                            granularity=str(ds.get("granularity", "count")),
+                            exact=bool(ds.get("exact", False)),
+                            breakdowns=ds.get("breakdowns"),
+                        )
+                    )
+                result.thresholds[node.name] = int(answer.get("threshold", 0))
+                result.nodes.append(node.name)
+            except (KeyError, TypeError, ValueError) as exc:
+                result.failures.append(NodeFailure(node.name, "invalid", f"unexpected answer shape: {exc!r}", url=node.url))
+        result.elapsed_s = time.perf_counter() - start
+        return result
+
+    def count(self, criteria: Any) -> pd.DataFrame:
+        """Counts per node and dataset, like :meth:`oncoatlas.catalog.Catalog.count`.
+
+        Returns a DataFrame ``[node, dataset, patients, studies, series]`` whose counts may be
+        suppressed strings; ``df.attrs["failures"]`` lists the nodes that failed.
+        """
+        df = self.search(criteria).to_dataframe()
+        failures = df.attrs.get("failures", [])
+        out = df[["node", "dataset", *COUNT_FIELDS]].copy()
+        out.attrs["failures"] = failures
+        return out
+
+    def records(self, criteria: Any, limit: int | None = None) -> pd.DataFrame:
+        """Series rows from every node that grants ``record`` access, like ``Catalog.records``.
+
+        Nodes that refuse (403), fail or time out are listed in ``df.attrs["failures"]``;
+        datasets a node withholds are in ``df.attrs["withheld"]``.
+        """
+        import pandas as pd
+
+        spec_dict = load_spec(criteria)
+        body: dict[str, Any] = {"spec": spec_dict}
+        if limit is not None:
+            body["limit"] = int(limit)
+
+        def ask(node: NodeConfig) -> Any:
+            if node.transport(self.mode) == "local":
+                from oncoatlas.federation.answers import local_records
+
+                return local_records(self._catalog(node), spec_dict, limit=limit)
+            return self._request(node, "POST", "/records", body)
+
+        answers, failures = self._fan_out(ask)
+        frames = []
+        withheld: list[dict[str, Any]] = []
+        for node in self.nodes:
+            answer = answers.get(node.name)
+            if answer is None:
+                continue
+            if isinstance(answer, pd.DataFrame):
+                frames.append(answer)
+                continue
+            frame = pd.DataFrame(answer.get("rows", []), columns=answer.get("columns") or None)
+            if "node" not in frame.columns:
+                frame["node"] = node.name
+            frames.append(frame)
+            withheld.extend({"node": node.name, **w} for w in answer.get("withheld", []))
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        df.attrs["failures"] = [asdict(f) for f in failures]
+        df.attrs["withheld"] = withheld
+        return df
+
+    def datasets(self) -> list[dict[str, Any]]:
+        """Every node's public dataset descriptions, each with a ``node`` key.
+
+        Failed nodes are skipped and listed in :attr:`last_failures`.
+        """
+
+        def ask(node: NodeConfig) -> Any:
+            if node.transport(self.mode) == "local":
+                return self._catalog(node).datasets()
+            return self._request(node, "GET", "/datasets", None)["datasets"]
+
+        answers, _ = self._fan_out(ask)
+        out: list[dict[str, Any]] = []
+        for node in self.nodes:
+            for ds in answers.get(node.name) or []:
+                out.append({"node": node.name, **dict(ds)})
+        return out
+
+    def health(self) -> dict[str, Any]:
+        """``/health`` of every HTTP node (``{"node": {...}}``); failures as ``{"error": reason}``."""
+        http_nodes = [n for n in self.nodes if n.url]
+
+        def ask(node: NodeConfig) -> Any:
+            if node not in http_nodes:
+                return {"status": "local"}
+            return self._request(node, "GET", "/health", None)
+
+        answers, failures = self._fan_out(ask)
+        out: dict[str, Any] = dict(answers)
+        for f in failures:
+            out[f.node] = {"error": f.reason, "kind": f.kind}
+        return out

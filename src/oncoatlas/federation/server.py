@@ -1,0 +1,504 @@
+"""The node server: a catalog behind an access policy, with privacy-safe answers and an audit log.
+
+Endpoints (DESIGN.md node API contract; OpenAPI at ``/openapi.json``):
+
+- ``GET /health``: liveness, node name, catalog snapshot id.
+- ``GET /datasets``: the public catalogue, descriptions with coarse counts.
+- ``POST /search``: a cohort spec → per-dataset counts (patients, studies, series) and
+  optional breakdowns, suppressed below the threshold k with complementary suppression
+  (:mod:`oncoatlas.federation.privacy`). Datasets on which the caller holds ``record``
+  get exact counts (it could fetch the rows anyway).
+- ``POST /records``: series-level rows of the datasets the bearer token may see at
+  ``record`` granularity (401 without a valid token, 403 without any record grant).
+- ``POST /jobs/radiomics``: compute-to-data: IBSI features are computed at the node and
+  only aggregate statistics over at least k patients leave it, never pixels.
+
+Every request except ``/health`` and the documentation is written to the audit log
+(:mod:`oncoatlas.federation.audit`) with the token id, never the token; every question is
+charged to the caller's budget (429 when spent).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from oncoatlas.errors import CatalogError, CriteriaError
+from oncoatlas.federation import answers
+from oncoatlas.federation.audit import AuditLog, spec_hash
+from oncoatlas.federation.policy import (
+    ANONYMOUS,
+    BudgetExceededError,
+    BudgetTracker,
+    Granularity,
+    Policy,
+    Principal,
+)
+from oncoatlas.federation.privacy import coarse_count, protect_counts, protect_margin
+
+__all__ = [
+    "DatasetAnswer",
+    "JobRequest",
+    "NodeState",
+    "RecordsRequest",
+    "RecordsResponse",
+    "SearchRequest",
+    "SearchResponse",
+    "SpecModel",
+    "create_app",
+]
+
+logger = logging.getLogger(__name__)
+
+_UNAUDITED = frozenset({"/health", "/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"})
+_QUESTIONS = frozenset({"/search", "/records", "/jobs/radiomics"})
+
+Count = int | str | None
+
+
+# --- request and response models ------------------------------------------------------
+class SpecModel(BaseModel):
+    """A cohort spec (DESIGN.md): ``include`` criteria must all hold, ``exclude`` removes."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = Field(None, description="Cohort name (informative).")
+    description: str | None = Field(None, description="Free text (informative).")
+    include: dict[str, Any] = Field(default_factory=dict, description="field -> value, list, {min, max}.")
+    exclude: dict[str, Any] = Field(default_factory=dict, description="Patients matching any of these are removed.")
+
+
+class SearchRequest(BaseModel):
+    """Body of ``POST /search``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: SpecModel
+    breakdowns: list[Literal["sex", "age_band", "modality"]] = Field(
+        default_factory=list, description="Breakdowns: sex and age_band split patients, modality splits series."
+    )
+
+
+class DatasetAnswer(BaseModel):
+    """Counts of one dataset: an int, ``"<k"`` (0 to k-1) or ``"suppressed"``."""
+
+    dataset: str
+    granularity: str
+    exact: bool = False
+    patients: Count = None
+    studies: Count = None
+    series: Count = None
+    breakdowns: dict[str, dict[str, int | str] | None] | None = None
+    note: str | None = None
+
+
+class SearchResponse(BaseModel):
+    """Answer of ``POST /search``."""
+
+    node: str
+    snapshot_id: str | None
+    threshold: int
+    principal: str
+    datasets: list[DatasetAnswer]
+
+
+class RecordsRequest(BaseModel):
+    """Body of ``POST /records``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: SpecModel
+    limit: int = Field(10000, ge=1, le=100000, description="Most rows to return.")
+    offset: int = Field(0, ge=0, le=10_000_000, description="Rows to skip (paging).")
+
+
+class RecordsResponse(BaseModel):
+    """Answer of ``POST /records``: series rows of the granted datasets."""
+
+    node: str
+    snapshot_id: str | None
+    datasets: list[str]
+    withheld: list[dict[str, str]]
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    total: int
+    truncated: bool
+
+
+class JobRequest(BaseModel):
+    """Body of ``POST /jobs/radiomics``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: SpecModel
+    features: list[str] | None = Field(None, description="IBSI feature tags to aggregate (default: all).")
+    settings: dict[str, Any] | None = Field(None, description="Radiomics settings (see oncoatlas.radiomics).")
+    max_series: int = Field(50, ge=1, le=500, description="Most image series to process.")
+
+
+class HealthResponse(BaseModel):
+    """Answer of ``GET /health``."""
+
+    status: str
+    node: str
+    snapshot_id: str | None
+    datasets: int
+
+
+# --- state ---------------------------------------------------------------------------------
+class NodeState:
+    """What a node server holds: catalog, policy, budgets, audit log and a small answer cache."""
+
+    def __init__(self, catalog_dir: str | Path, policy_path: str | Path, audit_path: str | Path | None) -> None:
+        from oncoatlas.catalog import Catalog
+
+        self.policy = Policy.from_yaml(policy_path)
+        self.catalog = Catalog.open(catalog_dir)
+        self.audit = AuditLog(audit_path) if audit_path is not None else None
+        self.budgets = BudgetTracker(dict(self.audit.usage()) if self.audit else None)
+        self.datasets = [dict(d) for d in self.catalog.datasets()]
+        self.modalities = answers.node_modalities(self.catalog)
+        self._cache: OrderedDict[tuple[str, str], dict[str, answers.DatasetCounts]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        try:
+            self.snapshot_id: str | None = str(self.catalog.snapshot_id())
+        except Exception:  # informative only
+            self.snapshot_id = None
+
+    @property
+    def node(self) -> str:
+        """The node name (from the policy)."""
+        return self.policy.node
+
+    def dataset_ids(self) -> list[str]:
+        """Every dataset id of the catalog."""
+        return [_dataset_id(d) for d in self.datasets]
+
+    def ceiling(self, dataset: str) -> Granularity:
+        """The most any user may get on ``dataset`` (its datasets.yaml ``access``)."""
+        for d in self.datasets:
+            if _dataset_id(d) == dataset:
+                try:
+                    return Granularity(str(d.get("access", "record")).lower())
+                except ValueError:
+                    return Granularity.COUNT
+        return Granularity.COUNT
+
+    def counts(self, spec: dict[str, Any], breakdowns: list[str]) -> dict[str, answers.DatasetCounts]:
+        """Exact counts per dataset, cached per (snapshot, spec, breakdowns)."""
+        key = (spec_hash({"spec": spec, "breakdowns": sorted(breakdowns)}) or "", self.snapshot_id or "")
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        crit = _compile(spec)
+        result = answers.exact_counts(self.catalog, crit, breakdowns, self.dataset_ids(), self.modalities)
+        with self._cache_lock:
+            self._cache[key] = result
+            while len(self._cache) > 256:
+                self._cache.popitem(last=False)
+        return result
+
+
+def _dataset_id(d: dict[str, Any]) -> str:
+    return str(d.get("id") or d.get("dataset") or "default")
+
+
+def _compile(spec: dict[str, Any]) -> Any:
+    try:
+        return answers.compile_spec(spec)
+    except CriteriaError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CriteriaError(f"invalid cohort spec: {exc}") from exc
+
+
+def _bearer(request: Request) -> tuple[str | None, bool]:
+    """The bearer token of a request and whether the Authorization header was well formed."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None, True
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None, False
+    return value.strip(), True
+
+
+def _spec_dict(spec: SpecModel) -> dict[str, Any]:
+    return spec.model_dump(exclude_none=True)
+
+
+def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> HTTPException:
+    return HTTPException(status_code=status, detail=detail, headers=headers)
+
+
+# --- app -------------------------------------------------------------------------------------
+def create_app(catalog_dir: str | Path, policy_path: str | Path, audit_path: str | Path | None = None) -> FastAPI:
+    """Build the node server's FastAPI app.
+
+    Parameters
+    ----------
+    catalog_dir : str or Path
+        The node's catalog folder (written by ``oncoatlas index``).
+    policy_path : str or Path
+        The node's ``policy.yaml`` (see :mod:`oncoatlas.federation.policy`).
+    audit_path : str or Path, optional
+        The JSONL audit log; None logs nothing (tests and local experiments only).
+
+    Returns
+    -------
+    fastapi.FastAPI
+        Serve it with uvicorn (``oncoatlas node serve`` does).
+
+    Raises
+    ------
+    PolicyError
+        When the policy is malformed.
+    CatalogError
+        When the catalog folder cannot be opened.
+    """
+    state = NodeState(catalog_dir, policy_path, audit_path)
+    app = FastAPI(
+        title=f"oncoatlas node {state.node}",
+        version="1",
+        description=(
+            "A federation node of oncoatlas: public dataset catalogue, privacy-protected counts "
+            f"(threshold k={state.policy.threshold}), records under a record grant, and compute-to-data jobs."
+        ),
+    )
+    app.state.node = state
+
+    # -- authentication, audit ----------------------------------------------------------
+    @app.middleware("http")
+    async def audit_and_authenticate(request: Request, call_next: Any) -> Any:
+        token, well_formed = _bearer(request)
+        principal = state.policy.authenticate(token) if well_formed else None
+        request.state.principal = principal
+        request.state.token_error = (
+            None if principal is not None else ("malformed Authorization header; send 'Authorization: Bearer <token>'"
+                                                 if not well_formed else "unknown or revoked token")
+        )
+        request.state.spec_hash = None
+        request.state.granularity = None
+        request.state.result_size = 0
+        try:
+            response = await call_next(request)
+            status = response.status_code
+        except Exception:
+            logger.exception("request to %s failed", request.url.path)
+            response = JSONResponse({"detail": "internal error; see the node's log"}, status_code=500)
+            status = 500
+        if state.audit is not None and request.url.path not in _UNAUDITED:
+            token_id = principal.id if principal is not None else "invalid-token"
+            await run_in_threadpool(
+                state.audit.append,
+                token_id=token_id,
+                endpoint=request.url.path,
+                method=request.method,
+                spec_hash=request.state.spec_hash,
+                granularity=request.state.granularity,
+                result_size=int(request.state.result_size),
+                status=status,
+            )
+        return response
+
+    def principal_for(request: Request, required: bool) -> Principal:
+        principal: Principal | None = request.state.principal
+        if principal is None:
+            raise _error(401, f"{request.state.token_error}", {"WWW-Authenticate": "Bearer"})
+        if required and not principal.authenticated:
+            raise _error(401, f"{request.url.path} needs a bearer token ('Authorization: Bearer <token>')",
+                         {"WWW-Authenticate": "Bearer"})
+        return principal
+
+    def charge(principal: Principal) -> None:
+        try:
+            state.budgets.charge(principal)
+        except BudgetExceededError as exc:
+            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+            raise _error(429, str(exc), headers) from None
+
+    # -- error handlers -----------------------------------------------------------------
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = jsonable_encoder(exc.errors(), exclude={"input", "ctx", "url"})
+        parts = []
+        for err in errors:
+            loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
+            parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+        detail = "invalid request: " + "; ".join(parts)
+        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+    @app.exception_handler(CriteriaError)
+    async def criteria_error(request: Request, exc: CriteriaError) -> JSONResponse:
+        return JSONResponse({"detail": f"invalid cohort spec: {exc}"}, status_code=422)
+
+    @app.exception_handler(CatalogError)
+    async def catalog_error(request: Request, exc: CatalogError) -> JSONResponse:
+        logger.error("catalog error on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": f"catalog error at node {state.node}: {exc}"}, status_code=503)
+
+    # -- endpoints ----------------------------------------------------------------------
+    @app.get("/health", response_model=HealthResponse, summary="Liveness and catalog snapshot.")
+    def health() -> HealthResponse:
+        return HealthResponse(status="ok", node=state.node, snapshot_id=state.snapshot_id, datasets=len(state.datasets))
+
+    @app.get("/datasets", summary="Public dataset catalogue with coarse counts.")
+    def datasets(request: Request) -> dict[str, Any]:
+        k = state.policy.threshold
+        out = []
+        for d in state.datasets:
+            item = {key: value for key, value in d.items() if not isinstance(value, (int, float)) or isinstance(value, bool)}
+            item["id"] = _dataset_id(d)
+            for key in ("patients", "studies", "series"):
+                value = d.get(key, d.get(f"n_{key}"))
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    item[key] = coarse_count(int(value), k)
+            out.append(item)
+        request.state.granularity = Granularity.PUBLIC.value
+        request.state.result_size = len(out)
+        return {"node": state.node, "threshold": k, "datasets": out}
+
+    @app.post("/search", response_model=SearchResponse, summary="Privacy-protected counts of a cohort spec.")
+    def search(body: SearchRequest, request: Request) -> SearchResponse:
+        spec = _spec_dict(body.spec)
+        request.state.spec_hash = spec_hash(spec)
+        principal = principal_for(request, required=False)
+        grants = {ds: principal.granularity(ds, state.ceiling(ds)) for ds in state.dataset_ids()}
+        if all(g < Granularity.COUNT for g in grants.values()):
+            if not principal.authenticated:
+                raise _error(401, f"node {state.node} answers searches only with a bearer token", {"WWW-Authenticate": "Bearer"})
+            raise _error(403, f"token {principal.id!r} has no 'count' grant on any dataset of node {state.node}")
+        charge(principal)
+        breakdowns: list[str] = list(dict.fromkeys(body.breakdowns))
+        exact = state.counts(spec, breakdowns)
+        k = state.policy.threshold
+        rows = []
+        for ds in state.dataset_ids():
+            g = grants[ds]
+            if g is Granularity.NONE:
+                continue
+            if g is Granularity.PUBLIC:
+                rows.append(DatasetAnswer(dataset=ds, granularity=g.value, note="counts need a 'count' grant"))
+                continue
+            c = exact.get(ds, answers.DatasetCounts(ds))
+            if g is Granularity.RECORD:
+                rows.append(
+                    DatasetAnswer(
+                        dataset=ds, granularity=g.value, exact=True, patients=c.patients, studies=c.studies,
+                        series=c.series,
+                        breakdowns={name: dict(cells) for name, cells in c.breakdowns.items()} if breakdowns else None,
+                    )
+                )
+                continue
+            published = protect_counts(c.patients, c.studies, c.series, k)
+            bd: dict[str, dict[str, int | str] | None] | None = None
+            if breakdowns:
+                bd = {}
+                for name in breakdowns:
+                    cells = c.breakdowns.get(name, {})
+                    total_key = "series" if name == "modality" else "patients"
+                    total = getattr(c, total_key)
+                    bd[name] = protect_margin(
+                        total, cells, k, total_published=isinstance(published[total_key], int)
+                    )
+            rows.append(
+                DatasetAnswer(
+                    dataset=ds, granularity=g.value, patients=published["patients"], studies=published["studies"],
+                    series=published["series"], breakdowns=bd,
+                )
+            )
+        request.state.granularity = max((g for g in grants.values()), key=lambda g: g.rank).value
+        request.state.result_size = len(rows)
+        return SearchResponse(
+            node=state.node, snapshot_id=state.snapshot_id, threshold=k, principal=principal.id, datasets=rows
+        )
+
+    @app.post("/records", response_model=RecordsResponse, summary="Series rows (needs a record grant).")
+    def records(body: RecordsRequest, request: Request) -> RecordsResponse:
+        import json
+
+        spec = _spec_dict(body.spec)
+        request.state.spec_hash = spec_hash(spec)
+        principal = principal_for(request, required=True)
+        grants = {ds: principal.granularity(ds, state.ceiling(ds)) for ds in state.dataset_ids()}
+        allowed = [ds for ds, g in grants.items() if g is Granularity.RECORD]
+        if not allowed:
+            summary = ", ".join(f"{ds}={g.value}" for ds, g in grants.items()) or "no datasets"
+            raise _error(
+                403,
+                f"token {principal.id!r} has no 'record' grant on any dataset of node {state.node} ({summary}); "
+                "ask the node operator for record access",
+            )
+        charge(principal)
+        crit = _compile(spec)
+        df = answers._records(state.catalog, crit)
+        withheld = []
+        if "dataset" in df.columns:
+            present = sorted({str(x) for x in df["dataset"].dropna().unique()})
+            withheld = [
+                {"dataset": ds, "reason": f"token {principal.id!r} holds '{grants.get(ds, Granularity.NONE).value}', not 'record'"}
+                for ds in present if ds not in allowed
+            ]
+            df = df[df["dataset"].isin(allowed)]
+        df = df.drop(columns=[c for c in df.columns if c in answers.LOCAL_ONLY_COLUMNS])
+        total = len(df)
+        page = df.iloc[body.offset : body.offset + body.limit]
+        rows = json.loads(page.to_json(orient="records", date_format="iso"))
+        request.state.granularity = Granularity.RECORD.value
+        request.state.result_size = len(rows)
+        return RecordsResponse(
+            node=state.node, snapshot_id=state.snapshot_id, datasets=allowed, withheld=withheld,
+            columns=[str(c) for c in page.columns], rows=rows, total=total,
+            truncated=body.offset + len(rows) < total,
+        )
+
+    @app.post("/jobs/radiomics", summary="Compute-to-data radiomics: aggregate feature statistics only.")
+    def radiomics_job(body: JobRequest, request: Request) -> dict[str, Any]:
+        spec = _spec_dict(body.spec)
+        request.state.spec_hash = spec_hash(spec)
+        principal = principal_for(request, required=False)
+        if importlib.util.find_spec("oncoatlas.radiomics") is None or not _radiomics_available():
+            raise _error(501, "radiomics jobs are not available on this node: oncoatlas.radiomics.extract is not installed yet")
+        grants = {ds: principal.granularity(ds, state.ceiling(ds)) for ds in state.dataset_ids()}
+        if all(g < Granularity.COUNT for g in grants.values()):
+            raise _error(403, f"{principal.id!r} has no 'count' grant on any dataset of node {state.node}")
+        charge(principal)
+        from oncoatlas.federation.jobs import run_radiomics_job
+
+        crit = _compile(spec)
+        result = run_radiomics_job(
+            state.catalog, crit, grants, state.policy.threshold,
+            features=body.features, settings=body.settings, max_series=body.max_series,
+        )
+        request.state.granularity = Granularity.COUNT.value
+        request.state.result_size = len(result.get("datasets", []))
+        return {"node": state.node, "snapshot_id": state.snapshot_id, **result}
+
+    return app
+
+
+def _radiomics_available() -> bool:
+    try:
+        importlib.import_module("oncoatlas.radiomics.extract")
+    except ImportError:
+        return False
+    return True
+
+
+def principal_id(principal: Principal | None) -> str:
+    """The audit id of a principal (``anonymous`` or the token id)."""
+    return ANONYMOUS if principal is None else principal.id
