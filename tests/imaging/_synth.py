@@ -44,6 +44,13 @@ def ct_slice(
     ds.SeriesNumber = 1
     ds.InstanceNumber = instance
     ds.StudyDate = "20240101"
+    ds.StudyTime = "120000"
+    ds.PatientBirthDate = "19700101"
+    ds.PatientSex = "O"
+    ds.StudyID = "1"
+    ds.AccessionNumber = "A1"
+    ds.ReferringPhysicianName = ""
+    ds.Manufacturer = "oncoatlas-tests"
     ds.ImagePositionPatient = [float(v) for v in position]
     ds.ImageOrientationPatient = [float(v) for v in orientation]
     ds.PixelSpacing = [float(v) for v in spacing]

@@ -283,8 +283,9 @@ def decode_frame(
         name = getattr(ts, "name", ts)
         raise DicomReadError(
             f"{frame.info.label}: cannot decode pixel data (transfer syntax {name}): {exc}. "
-            "Install the pydicom decoder plugin it needs (pylibjpeg-libjpeg, pylibjpeg-openjpeg, "
-            "pyjpegls) or transcode the file (e.g. gdcmconv --raw)."
+            "The file may be truncated or corrupt; for a compressed transfer syntax, install the "
+            "pydicom decoder plugin it needs (pylibjpeg-libjpeg, pylibjpeg-openjpeg, pyjpegls) "
+            "or transcode the file (e.g. gdcmconv --raw)."
         ) from exc
     if raw.ndim != 2:
         raise DicomReadError(
@@ -339,7 +340,8 @@ def read_series(
             return path, None, err, None
         mod = str(ds.get("Modality", ""))
         if mod in NON_IMAGE_MODALITIES:
-            return path, None, f"skipped non-image object (Modality {mod})", None
+            hint = "; open it with open_mask" if mod in ("SEG", "RTSTRUCT") else ""
+            return path, None, f"skipped non-image object (Modality {mod}{hint})", None
         if (
             "PixelData" not in ds
             and "FloatPixelData" not in ds
