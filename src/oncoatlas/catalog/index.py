@@ -398,13 +398,6 @@ def derive_tables(
     df = files.to_pandas()
     err = df[df["status"] != "ok"]
     ok = df[df["status"] == "ok"].sort_values("path")
-    dup = ok.duplicated("sop_instance_uid", keep="first")
-    if dup.any():
-        first_path = ok[~dup].set_index("sop_instance_uid")["path"]
-        d = ok[dup].copy()
-        d["reason"] = "duplicate SOPInstanceUID: same instance as " + d["sop_instance_uid"].map(first_path)
-        err = pd.concat([err, d])
-        ok = ok[~dup]
     errors = pd.DataFrame(
         {"path": err["path"], "reason": err["reason"], "size": err["size"], "mtime_ns": err["mtime_ns"], "node": node}
     )
@@ -417,7 +410,7 @@ def derive_tables(
         ds_map = dict(zip(c["patient_id"].astype(str), c["dataset"].astype(str), strict=True))
 
     def dataset_of(pids: pd.Series) -> pd.Series:
-        return pids.map(ds_map).fillna(default).astype(str) if len(pids) else pids.astype(str)
+        return pd.Series([ds_map.get(str(p), default) for p in pids], index=pids.index, dtype=object)
 
     # instances
     normals = _normals(ok["orientation"])
