@@ -21,12 +21,15 @@ from oncoatlas.federation.privacy import (
 )
 
 
-def lp_disclosed(total: int | str, cells: dict[str, int | str], k: int) -> dict[str, float]:
+def lp_disclosed(
+    total: int | str, cells: dict[str, int | str], k: int, zeros: frozenset[str] = frozenset()
+) -> dict[str, float]:
     """Independent attacker: linear programming over what one answer publishes.
 
     Unknowns are the hidden cells (and the total when it is ``"<k"``); constraints are the
     margin equation and the bounds the markers publish ("<k": 0..k-1; "suppressed": at least
-    k and at most the smallest visible cell, as the greedy rule implies). A hidden cell whose
+    k and at most the smallest visible cell, as the greedy rule implies). Cells in ``zeros``
+    are known to the attacker to be empty (structural zeros). A hidden non-empty cell whose
     minimum equals its maximum is disclosed.
     """
     visible = {n: v for n, v in cells.items() if isinstance(v, int)}
@@ -34,7 +37,9 @@ def lp_disclosed(total: int | str, cells: dict[str, int | str], k: int) -> dict[
     smallest = min(visible.values()) if visible else None
     bounds = []
     for n in hidden:
-        if cells[n] == f"<{k}":
+        if n in zeros:
+            bounds.append((0, 0))
+        elif cells[n] == f"<{k}":
             bounds.append((0, k - 1))
         else:
             bounds.append((k, smallest))
@@ -50,6 +55,8 @@ def lp_disclosed(total: int | str, cells: dict[str, int | str], k: int) -> dict[
         b_eq = [-sum(visible.values())]
     out = {}
     for j, name in enumerate(names[: len(hidden)]):
+        if name in zeros:
+            continue
         c = np.zeros(len(names))
         c[j] = 1.0
         lo = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
@@ -81,16 +88,21 @@ def test_differencing_attack_total_minus_parts_is_blocked() -> None:
     assert lp_disclosed(40, published, 10) == {}
 
 
-def test_zero_cells_are_not_revealed_by_the_total() -> None:
-    # Two hidden zeros add up to total - visible = 0: both would be known; suppress another.
+def test_structural_zero_does_not_shield_a_small_cell() -> None:
+    # unknown = 0 is common knowledge when clinical data is complete: with F and M published,
+    # O = 25 - 12 - 10 - 0 = 3 would follow. M is suppressed as well.
+    cells = {"F": 12, "M": 10, "O": 3, "unknown": 0}
+    published = protect_margin(25, cells, 10)
+    assert published == {"F": 12, "M": SUPPRESSED, "O": "<10", "unknown": "<10"}
+    assert lp_disclosed(25, published, 10, zeros=frozenset({"unknown"})) == {}
+    naive = {"F": 12, "M": 10, "O": "<10", "unknown": "<10"}
+    assert lp_disclosed(25, naive, 10) == {}  # looks safe without the zero …
+    assert lp_disclosed(25, naive, 10, zeros=frozenset({"unknown"})) == {"O": 3.0}  # … but is not
+
+
+def test_empty_cells_keep_the_rest_visible() -> None:
     published = protect_margin(30, {"F": 30, "M": 0, "O": 0, "unknown": 0}, 10)
-    assert published is not None and published["F"] == SUPPRESSED
-    assert lp_disclosed(30, published, 10) == {}
-
-
-def test_margin_that_cannot_be_protected_is_withheld() -> None:
-    # F=10 is the whole total: any pattern reveals it (the only cell >= k must be 10).
-    assert protect_margin(10, {"F": 10, "M": 0, "O": 0}, 10) is None
+    assert published == {"F": 30, "M": "<10", "O": "<10", "unknown": "<10"}
 
 
 def test_margin_of_a_suppressed_total_shows_no_numbers() -> None:
@@ -129,12 +141,15 @@ def test_no_suppressed_cell_is_derivable_within_one_answer(k: int, values: list[
             assert cells[name] < k
         else:
             assert value == SUPPRESSED and cells[name] >= k
-    # plain linear differencing: never exactly one hidden cell beside an exact total
+    # plain linear differencing: a lone hidden cell beside an exact total can only be empty
     hidden = [n for n, v in published.items() if not isinstance(v, int)]
-    if isinstance(published_total, int):
-        assert len(hidden) != 1
-    # bound-aware attacker (independent LP)
-    assert lp_disclosed(published_total, published, k) == {}
+    if isinstance(published_total, int) and len(hidden) == 1:
+        assert cells[hidden[0]] == 0
+    # bound-aware attacker (independent LP), with and without knowing the empty cells
+    assert lp_disclosed(published_total, published, k) == {k_: v for k_, v in lp_disclosed(
+        published_total, published, k).items() if cells[k_] == 0}
+    zeros = frozenset(n for n, v in cells.items() if v == 0)
+    assert lp_disclosed(published_total, published, k, zeros=zeros) == {}
 
 
 def test_age_bands_and_coarse_counts() -> None:

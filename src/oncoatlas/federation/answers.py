@@ -106,36 +106,32 @@ def exact_counts(
             counts.studies += int(row.studies)
             counts.series += int(row.series)
         return out
+    import pandas as pd
+
     rec = _records(catalog, crit)
     if rec.empty:
         for counts in out.values():
             _empty_breakdowns(counts, breakdowns, modalities or ["other"])
         return out
-    if "sex" in breakdowns or "age_band" in breakdowns:
-        with _QUERY_LOCK:
-            clinical = catalog.sql("SELECT patient_id, sex, age_at_diagnosis FROM clinical")
-        clinical = clinical.drop_duplicates("patient_id").set_index("patient_id")
-    else:
-        clinical = None
     cats = list(modalities) if modalities is not None else node_modalities(catalog)
     for ds, group in rec.groupby("dataset", sort=True):
         counts = out.setdefault(str(ds), DatasetCounts(str(ds)))
-        patient_ids = group["patient_id"].dropna().unique()
-        counts.patients = len(patient_ids)
+        counts.patients = int(group["patient_id"].nunique())
         counts.studies = int(group["study_uid"].nunique())
         counts.series = len(group)
-        if clinical is not None:
-            info = clinical.reindex(patient_ids)
+        if "sex" in breakdowns or "age_band" in breakdowns:
+            info = group.drop_duplicates("patient_id")
             if "sex" in breakdowns:
                 cells = dict.fromkeys(SEXES, 0)
-                for value in info["sex"].tolist():
-                    key = value if value in cells and value != "unknown" else "unknown"
+                for value in info["sex"].tolist() if "sex" in info else [None] * len(info):
+                    key = value if isinstance(value, str) and value in cells else "unknown"
                     cells[key] += 1
                 counts.breakdowns["sex"] = cells
             if "age_band" in breakdowns:
                 cells = dict.fromkeys(AGE_BANDS, 0)
-                for value in info["age_at_diagnosis"].tolist():
-                    cells[age_band(None if value is None else float(value))] += 1
+                ages = info["age_at_diagnosis"].tolist() if "age_at_diagnosis" in info else [None] * len(info)
+                for value in ages:
+                    cells[age_band(None if value is None or pd.isna(value) else float(value))] += 1
                 counts.breakdowns["age_band"] = cells
         if "modality" in breakdowns:
             cells = dict.fromkeys(cats, 0)

@@ -22,7 +22,11 @@ The attacker model of :func:`disclosed_cells` is that of one answer: the publish
 (exact, ``"<k"`` meaning ``[0, k-1]``, or :data:`SUPPRESSED` meaning unknown), exact visible
 cells, ``"<k"`` cells in ``[0, k-1]`` and :data:`SUPPRESSED` cells in ``[k, m]`` where m is
 the smallest visible cell (the attacker is assumed to know this algorithm). A cell is
-*disclosed* when those constraints leave it a single value. Cross-query differencing is
+*disclosed* when those constraints leave it a single value. :func:`protect_margin`
+protects against a stronger attacker who also knows which cells are empty (structural
+zeros such as ``sex: unknown`` when clinical data is complete are common knowledge), so a
+non-empty hidden cell is never determined even then; an empty cell of a breakdown whose
+total is at least k may be inferable (it concerns nobody). Cross-query differencing is
 limited by the per-token query budgets of :mod:`oncoatlas.federation.policy`.
 
 References
@@ -146,7 +150,9 @@ def _interval(value: Published, k: int, smallest_visible: float) -> tuple[float,
     raise ValueError(f"unknown published value {value!r}; expected an int, {small_label(k)!r} or {SUPPRESSED!r}")
 
 
-def disclosed_cells(total: Published, cells: Mapping[str, Published], k: int) -> dict[str, int]:
+def disclosed_cells(
+    total: Published, cells: Mapping[str, Published], k: int, known: Mapping[str, int] | None = None
+) -> dict[str, int]:
     """Suppressed cells of one published margin whose value the published numbers determine.
 
     Parameters
@@ -157,17 +163,25 @@ def disclosed_cells(total: Published, cells: Mapping[str, Published], k: int) ->
         The published cells.
     k : int
         The threshold.
+    known : mapping of str to int, optional
+        Hidden cells whose value the attacker knows beforehand (e.g. structural zeros);
+        they are used as exact and never reported.
 
     Returns
     -------
     dict of str to int
         Each disclosed cell with the value it must have; empty when the margin is safe.
     """
+    known = dict(known or {})
     if k <= 1:
         return {}
     visible = [int(v) for v in cells.values() if not is_suppressed(v)]
     smallest = float(min(visible)) if visible else math.inf
-    hidden = {name: _interval(v, k, smallest) for name, v in cells.items() if is_suppressed(v)}
+    hidden = {
+        name: ((float(known[name]),) * 2 if name in known else _interval(v, k, smallest))
+        for name, v in cells.items()
+        if is_suppressed(v)
+    }
     if not hidden:
         return {}
     if total == SUPPRESSED:
@@ -182,7 +196,7 @@ def disclosed_cells(total: Published, cells: Mapping[str, Published], k: int) ->
     for name, (lo, hi) in hidden.items():
         low = max(lo, s_lo - (hi_sum - hi))
         high = min(hi, s_hi - (lo_sum - lo))
-        if low == high and math.isfinite(low):
+        if low == high and math.isfinite(low) and name not in known:
             out[name] = int(low)
     return out
 
@@ -224,7 +238,8 @@ def protect_margin(total: int, cells: Mapping[str, int], k: int, total_published
     if not total_published or total < k:
         return {name: (small_label(k) if v < k else SUPPRESSED) for name, v in cells.items()}
     published: dict[str, Published] = {name: suppress_count(v, k) for name, v in cells.items()}
-    while disclosed_cells(total, published, k):
+    zeros = {name: 0 for name, v in cells.items() if v == 0}
+    while disclosed_cells(total, published, k, known=zeros):
         visible = [(int(v), name) for name, v in published.items() if not is_suppressed(v)]
         if not visible:
             return None

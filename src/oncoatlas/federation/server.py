@@ -144,7 +144,8 @@ class JobRequest(BaseModel):
 
     spec: SpecModel
     features: list[str] | None = Field(None, description="IBSI feature tags to aggregate (default: all).")
-    settings: dict[str, Any] | None = Field(None, description="Radiomics settings (see oncoatlas.radiomics).")
+    settings: dict[str, Any] | None = Field(None, description="Radiomics settings mapping (see oncoatlas.radiomics.settings).")
+    preset: str | None = Field(None, description="Name of a shipped radiomics settings preset (instead of settings).")
     max_series: int = Field(50, ge=1, le=500, description="Most image series to process.")
 
 
@@ -478,11 +479,18 @@ def create_app(catalog_dir: str | Path, policy_path: str | Path, audit_path: str
             raise _error(403, f"{principal.id!r} has no 'count' grant on any dataset of node {state.node}")
         charge(principal)
         from oncoatlas.federation.jobs import run_radiomics_job
+        from oncoatlas.radiomics.settings import load_settings, presets
 
+        if body.preset is not None and body.preset not in presets():
+            raise _error(422, f"invalid request: preset {body.preset!r} is not one of {', '.join(presets())}")
+        try:
+            settings = load_settings(body.settings) if body.settings is not None else body.preset
+        except (ValueError, TypeError, KeyError) as exc:
+            raise _error(422, f"invalid request: settings: {exc}") from None
         crit = _compile(spec)
         result = run_radiomics_job(
             state.catalog, crit, grants, state.policy.threshold,
-            features=body.features, settings=body.settings, max_series=body.max_series,
+            features=body.features, settings=settings, max_series=body.max_series,
         )
         request.state.granularity = Granularity.COUNT.value
         request.state.result_size = len(result.get("datasets", []))
