@@ -258,7 +258,10 @@ class ClusterBootstrap:
             )
             @ x
         )
-        out = [c.astype(float) @ agg for c in self.counts()]
+        # (agg.T @ c.T).T rather than c @ agg: the same product, but OpenBLAS runs this
+        # orientation one to two orders of magnitude faster for a short, wide c
+        agg_t = np.ascontiguousarray(np.asarray(agg).T)
+        out = [(agg_t @ c.T.astype(float)).T for c in self.counts()]
         return np.vstack(out)
 
 
