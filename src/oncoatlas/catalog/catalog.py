@@ -261,6 +261,13 @@ class Catalog:
 
     # -- descriptions -----------------------------------------------------------------
     def _datasets_docs(self) -> list[tuple[str, dict[str, Any]]]:
+        stamp = tuple(
+            (f / "datasets.yaml").stat().st_mtime_ns if (f / "datasets.yaml").exists() else 0
+            for _, f in sorted(self.folders.items())
+        )
+        cached = getattr(self, "_docs_cache", None)
+        if cached is not None and cached[0] == stamp:
+            return list(cached[1])
         import yaml
 
         out = []
@@ -272,7 +279,8 @@ class Catalog:
             for d in doc.get("datasets") or []:
                 if isinstance(d, dict) and d.get("id"):
                     out.append((node, {**d, "node": node, "role": doc.get("role")}))
-        return out
+        self._docs_cache = (stamp, out)
+        return list(out)
 
     def _known_datasets(self) -> list[tuple[str, str]]:
         return [(n, str(d["id"])) for n, d in self._datasets_docs()]
