@@ -9,15 +9,7 @@ for a seed. :func:`render_lesion` is the documented malignant/benign lesion rule
 
 from __future__ import annotations
 
+from oncoatlas.demo.generate import DemoError, generate_federation
 from oncoatlas.demo.lesions import LESION_RULE, render_lesion
 
-__all__ = ["LESION_RULE", "generate_federation", "render_lesion"]
-
-
-def __getattr__(name: str) -> object:
-    # generate_federation pulls in highdicom and pandas; import it on first use only.
-    if name == "generate_federation":
-        from oncoatlas.demo.generate import generate_federation
-
-        return generate_federation
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["LESION_RULE", "DemoError", "generate_federation", "render_lesion"]

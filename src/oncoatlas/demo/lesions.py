@@ -104,7 +104,7 @@ def lesion_extent(
 
 def render_lesion(
     shape: Sequence[int],
-    center_vox: Sequence[float],
+    center_vox: Sequence[float] | NDArray[np.float64],
     diameter_vox: float | Sequence[float],
     malignant: bool,
     rng: np.random.Generator,
@@ -115,7 +115,7 @@ def render_lesion(
     ----------
     shape : sequence of int
         Shape of the image or volume (``(rows, cols)`` or ``(slices, rows, cols)``).
-    center_vox : sequence of float
+    center_vox : sequence of float or numpy.ndarray
         Lesion centre in voxel index coordinates (same axis order as ``shape``).
     diameter_vox : float or sequence of float
         Core diameter in voxels; give one value per axis for anisotropic voxels (e.g.
