@@ -246,3 +246,30 @@ def test_auc_table_columns_and_ci(small_programme: pd.DataFrame) -> None:
 def test_cluster_bootstrap_rejects_zero_replicates() -> None:
     with pytest.raises(ValueError, match="n_boot must be at least 1"):
         ClusterBootstrap(["a"], n_boot=0)
+
+
+def test_auc_table_uses_the_same_replicates_as_bootstrap_auc(small_programme: pd.DataFrame) -> None:
+    t = auc_table(small_programme, n_boot=60, seed=4).set_index("outcome")
+    for outcome in ("screen_detected", "interval"):
+        pos, neg = outcome_masks(small_programme, outcome)
+        r = bootstrap_auc(
+            pos,
+            small_programme["ai_score"].to_numpy(),
+            small_programme["woman_id"].to_numpy(),
+            negative=neg,
+            n_boot=60,
+            seed=4,
+        )
+        assert (t.loc[outcome, "ci_low"], t.loc[outcome, "ci_high"]) == pytest.approx(
+            (r.ci_low, r.ci_high)
+        )
+        assert t.loc[outcome, "auc"] == pytest.approx(r.auc)
+
+
+def test_package_face() -> None:
+    import oncoatlas.screening as screening
+
+    for name in screening.__all__:
+        assert getattr(screening, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        screening.nope

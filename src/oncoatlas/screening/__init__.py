@@ -16,37 +16,86 @@ Examples
 
 from __future__ import annotations
 
-from oncoatlas.screening.metrics import (
-    ClusterBootstrap,
-    auc,
-    auc_table,
-    bootstrap_auc,
-    reader_operating_points,
-    score_distribution,
-    sensitivity_specificity,
-    top_share,
-    wilson_ci,
-)
-from oncoatlas.screening.report import ScreeningReport, analyse, write_report
-from oncoatlas.screening.schema import (
-    COLUMNS,
-    REQUIRED_COLUMNS,
-    ScreeningDataError,
-    read_exams,
-    validate_exams,
-)
-from oncoatlas.screening.synthetic import ProgrammeParameters, simulate_programme
-from oncoatlas.screening.triage import (
-    BUILTIN_SCENARIOS,
-    Band,
-    Reading,
-    RecallRule,
-    Scenario,
-    decide,
-    parse_scenarios,
-    rule_out_sweep,
-    run_scenarios,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oncoatlas.screening.metrics import (
+        ClusterBootstrap,
+        auc,
+        auc_table,
+        bootstrap_auc,
+        reader_operating_points,
+        score_distribution,
+        sensitivity_specificity,
+        top_share,
+        wilson_ci,
+    )
+    from oncoatlas.screening.report import ScreeningReport, analyse, write_report
+    from oncoatlas.screening.schema import (
+        COLUMNS,
+        REQUIRED_COLUMNS,
+        ScreeningDataError,
+        read_exams,
+        validate_exams,
+    )
+    from oncoatlas.screening.synthetic import ProgrammeParameters, simulate_programme
+    from oncoatlas.screening.triage import (
+        BUILTIN_SCENARIOS,
+        Band,
+        Reading,
+        RecallRule,
+        Scenario,
+        decide,
+        parse_scenarios,
+        rule_out_sweep,
+        run_scenarios,
+    )
+
+# Names are imported on first use (PEP 562), so that ``oncoatlas screening simulate --help``
+# and ``import oncoatlas.screening.synthetic`` do not load every analysis module.
+_WHERE = {
+    "BUILTIN_SCENARIOS": "triage",
+    "COLUMNS": "schema",
+    "REQUIRED_COLUMNS": "schema",
+    "Band": "triage",
+    "ClusterBootstrap": "metrics",
+    "ProgrammeParameters": "synthetic",
+    "Reading": "triage",
+    "RecallRule": "triage",
+    "Scenario": "triage",
+    "ScreeningDataError": "schema",
+    "ScreeningReport": "report",
+    "analyse": "report",
+    "auc": "metrics",
+    "auc_table": "metrics",
+    "bootstrap_auc": "metrics",
+    "decide": "triage",
+    "parse_scenarios": "triage",
+    "read_exams": "schema",
+    "reader_operating_points": "metrics",
+    "rule_out_sweep": "triage",
+    "run_scenarios": "triage",
+    "score_distribution": "metrics",
+    "sensitivity_specificity": "metrics",
+    "simulate_programme": "synthetic",
+    "top_share": "metrics",
+    "validate_exams": "schema",
+    "wilson_ci": "metrics",
+    "write_report": "report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        module = importlib.import_module(f"oncoatlas.screening.{_WHERE[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'oncoatlas.screening' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BUILTIN_SCENARIOS",

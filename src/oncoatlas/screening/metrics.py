@@ -352,28 +352,26 @@ def auc_table(
         Rows ``screen_detected``, ``interval``, ``all_cancers``; columns ``outcome``,
         ``n_cancers``, ``n_cancer_free``, ``auc``, ``ci_low``, ``ci_high``.
     """
+    s = exams[score].to_numpy(dtype=float)
+    masks = [outcome_masks(exams, o) for o in OUTCOMES]
+    boot = ClusterBootstrap(exams["woman_id"].to_numpy(), n_boot=n_boot, seed=seed)
+    reps: list[list[np.ndarray]] = [[] for _ in OUTCOMES]
+    for w in boot.exam_weights():  # one pass over the replicates for every outcome
+        wf = w.astype(float)
+        for i, (pos, neg) in enumerate(masks):
+            reps[i].append(_auc_batch(pos, neg, s, wf))
     rows = []
-    for outcome in OUTCOMES:
-        pos, neg = outcome_masks(exams, outcome)
-        res = bootstrap_auc(
-            pos,
-            exams[score].to_numpy(),
-            exams["woman_id"].to_numpy(),
-            negative=neg,
-            n_boot=n_boot,
-            seed=seed,
-            level=level,
-        )
-        assert isinstance(res, AucResult)
+    for outcome, (pos, neg), r in zip(OUTCOMES, masks, reps, strict=True):
+        lo, hi = _percentile_ci(np.concatenate(r), level)
         rows.append(
             {
                 "outcome": outcome,
                 "score": score,
-                "n_cancers": res.n_positive,
-                "n_cancer_free": res.n_negative,
-                "auc": res.auc,
-                "ci_low": res.ci_low,
-                "ci_high": res.ci_high,
+                "n_cancers": int(pos.sum()),
+                "n_cancer_free": int(neg.sum()),
+                "auc": auc(pos, s, neg),
+                "ci_low": lo,
+                "ci_high": hi,
                 "n_boot": n_boot,
             }
         )
