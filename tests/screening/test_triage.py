@@ -188,3 +188,14 @@ def test_gap_between_bands_is_an_error(tiny: pd.DataFrame) -> None:
     scen = Scenario("col", (Band(0, 1, Reading.DOUBLE),), score="risk")
     with pytest.raises(ScreeningDataError, match="needs column 'risk'"):
         decide(tiny, scen)
+
+
+def test_ai_second_reader_with_top_fraction(tiny: pd.DataFrame) -> None:
+    # the top 20 % by ai_score are E5 (0.97) and E1 (0.95): the same flags as score 10
+    (scen,) = parse_scenarios(["top=0-1:ai_second,score=ai_score,ai_top=0.2"])
+    row = run_scenarios(tiny, [scen], n_boot=0).table.iloc[0]
+    assert (row["consensus"], row["recalls"], row["ic_caught"], row["sd_missed"]) == (4, 2, 1, 1)
+    with pytest.raises(ValueError, match="ai_flag or ai_top, not both"):
+        parse_scenarios(["x=0-1:ai_second,ai_top=0.1,ai_flag=0.5"])
+    with pytest.raises(ValueError, match=r"ai_top must be in \(0, 1\]"):
+        parse_scenarios(["x=0-1:ai_second,ai_top=2"])

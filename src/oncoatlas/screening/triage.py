@@ -19,7 +19,8 @@ Assumptions (those of Larsen et al. Eur Radiol 2022):
 * Readers decide as they did in the programme: single reading uses reader 1's observed
   interpretation (reader 1 read without knowing reader 2's), double reading the observed
   pair. The AI flags an exam in ``ai_second`` when its score is at least
-  ``Scenario.ai_flag``.
+  ``Scenario.ai_flag`` (or is among the top ``Scenario.ai_top`` fraction of scores; Larsen et
+  al. let the AI select as many exams as reader 1 flagged, 5.8 %).
 * Consensus (arbitration) of an exam that is discussed in the scenario decides as the
   programme's consensus did when the exam was discussed there, i.e. recall =
   observed recall AND discussed in the scenario. An exam discussed only because the AI
@@ -128,6 +129,9 @@ class Scenario:
         ``consensus`` (arbitration, default), ``any`` or ``both``.
     ai_flag : float, optional
         For ``ai_second`` bands: the AI flags exams with ``score >= ai_flag``.
+    ai_top : float, optional
+        Alternatively, the AI flags the top ``ai_top`` fraction of all exams by ``score``
+        (threshold: the score of the ``ceil(ai_top * n)``-th highest exam; ties included).
     description : str
         Free text for the tables.
     """
@@ -137,15 +141,22 @@ class Scenario:
     score: str = "ai_score_10"
     recall_rule: RecallRule = RecallRule.CONSENSUS
     ai_flag: float | None = None
+    ai_top: float | None = None
     description: str = field(default="")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "recall_rule", RecallRule(self.recall_rule))
         if not self.bands:
             raise ValueError(f"scenario {self.name!r} has no bands")
-        if any(b.reading is Reading.AI_SECOND for b in self.bands) and self.ai_flag is None:
+        if self.ai_flag is not None and self.ai_top is not None:
+            raise ValueError(f"scenario {self.name!r}: give ai_flag or ai_top, not both")
+        if self.ai_top is not None and not 0 < self.ai_top <= 1:
+            raise ValueError(f"scenario {self.name!r}: ai_top must be in (0, 1], got {self.ai_top}")
+        uses_ai = any(b.reading is Reading.AI_SECOND for b in self.bands)
+        if uses_ai and self.ai_flag is None and self.ai_top is None:
             raise ValueError(
-                f"scenario {self.name!r} uses ai_second reading but sets no ai_flag threshold"
+                f"scenario {self.name!r} uses ai_second reading but sets no ai_flag threshold "
+                "or ai_top fraction"
             )
         if not self.description:
             object.__setattr__(self, "description", self.describe())
@@ -154,6 +165,8 @@ class Scenario:
         """Human-readable bands, e.g. ``ai_score_10 1–7: single; 8–10: double``."""
         parts = [f"{_fmt(b.lo)}–{_fmt(b.hi)}: {b.reading.value}" for b in self.bands]
         extra = f"; AI flags >= {_fmt(self.ai_flag)}" if self.ai_flag is not None else ""
+        if self.ai_top is not None:
+            extra = f"; AI flags the top {100 * self.ai_top:g} %"
         rule = (
             ""
             if self.recall_rule is RecallRule.CONSENSUS
@@ -228,7 +241,7 @@ def parse_scenarios(specs: Iterable[str]) -> list[Scenario]:
     Each item is a built-in name (:data:`BUILTIN_SCENARIOS`), ``all`` (every built-in), or
     ``NAME=BAND,BAND[,OPTION...]`` with ``BAND = LO-HI:PATH`` (``PATH`` one of none,
     single, double, ai_second) and options ``score=COLUMN``, ``rule=consensus|any|both``,
-    ``ai_flag=X``. Example: ``"half=1-7:single,8-10:double"``.
+    ``ai_flag=X``, ``ai_top=FRACTION``. Example: ``"half=1-7:single,8-10:double"``.
 
     Raises
     ------
@@ -289,10 +302,12 @@ def _parse_one(text: str) -> list[Scenario]:
             opts["recall_rule"] = RecallRule(piece.split("=", 1)[1])
         elif piece.startswith("ai_flag="):
             opts["ai_flag"] = float(piece.split("=", 1)[1])
+        elif piece.startswith("ai_top="):
+            opts["ai_top"] = float(piece.split("=", 1)[1])
         else:
             raise ValueError(
                 f"scenario {name!r}: cannot parse {piece!r}; expected LO-HI:PATH, "
-                "score=COLUMN, rule=consensus|any|both or ai_flag=X"
+                "score=COLUMN, rule=consensus|any|both, ai_flag=X or ai_top=FRACTION"
             )
     return [Scenario(name, tuple(bands), **opts)]  # type: ignore[arg-type]  # opts holds Scenario's optional fields
 
@@ -322,6 +337,10 @@ def decide(exams: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     ic = exams["interval_cancer"].to_numpy() == 1
     if scenario.ai_flag is not None:
         ai = exams[scenario.score].to_numpy(dtype=float) >= scenario.ai_flag
+    elif scenario.ai_top is not None:
+        s = exams[scenario.score].to_numpy(dtype=float)
+        k = max(1, math.ceil(scenario.ai_top * s.size))
+        ai = s >= np.sort(s)[::-1][k - 1]
     else:
         ai = np.zeros(len(exams), dtype=bool)
     n = len(exams)
