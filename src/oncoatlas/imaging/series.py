@@ -36,7 +36,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from oncoatlas.errors import DicomReadError
 from oncoatlas.imaging.geometry import SliceInfo
 
-__all__ = ["Frame", "SeriesFrames", "decode_frame", "read_series", "suv_factor"]
+__all__ = ["Frame", "SeriesFrames", "decode_frame", "decode_into", "read_series", "suv_factor"]
 
 logger = logging.getLogger(__name__)
 
@@ -305,7 +305,7 @@ def _read(path: str, pixels: bool) -> tuple[Dataset | None, str | None]:
 
 
 def _workers(n: int) -> int:
-    return max(1, min(n, (os.cpu_count() or 2) * 2, 16))
+    return max(1, min(n, (os.cpu_count() or 2), 8))
 
 
 def list_files(path: str | os.PathLike[str]) -> list[str]:
@@ -407,42 +407,173 @@ def read_series(
     return result
 
 
-def decode_all(series: SeriesFrames, factor: float = 1.0) -> list[npt.NDArray[np.float32]]:
-    """Decode every frame of an eagerly read series in a thread pool (frame order kept)."""
+#: compressed series with at least this many frames are decoded in worker processes
+PROCESS_MIN_FRAMES = 8
+_POOL: Any = None
+_POOL_WORKERS = 0
+
+
+def _mp_context() -> Any:
+    """A safe multiprocessing context for decoding workers, or ``None`` to stay serial.
+
+    ``fork`` when this process runs a single thread on Linux (fast, nothing re-imported);
+    ``spawn`` in interactive sessions and notebooks (no ``__main__.__file__`` to re-run);
+    otherwise ``None``: spawning from a multi-threaded script would re-execute the script
+    in every worker unless it is guarded by ``if __name__ == "__main__"``.
+    """
+    import multiprocessing
+    import sys
+    import threading
+
+    if multiprocessing.parent_process() is not None:
+        return None  # never nest pools
+    if threading.active_count() == 1 and sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    if getattr(sys.modules.get("__main__"), "__file__", None) is None:
+        return multiprocessing.get_context("spawn")
+    return None
+
+
+def _pool(workers: int) -> Any:
+    """A process pool kept for the session (created once, shut down at exit), or ``None``."""
+    global _POOL, _POOL_WORKERS
+    if _POOL is None or workers != _POOL_WORKERS:
+        import atexit
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = _mp_context()
+        if ctx is None:
+            return None
+        if _POOL is not None:
+            _POOL.shutdown(wait=False, cancel_futures=True)
+        _POOL = ProcessPoolExecutor(workers, mp_context=ctx)
+        _POOL_WORKERS = workers
+        atexit.register(_POOL.shutdown, wait=False, cancel_futures=True)
+    return _POOL
+
+
+_DECODE_KEYWORDS = (
+    "Rows",
+    "Columns",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "NumberOfFrames",
+    "PlanarConfiguration",
+)
+
+
+def _decode_payload(ds: Dataset) -> Dataset:
+    """The part of a dataset a worker process needs to decode its pixel data."""
+    small = Dataset()
+    small.file_meta = pydicom.dataset.FileMetaDataset()
+    small.file_meta.TransferSyntaxUID = ds.file_meta.TransferSyntaxUID
+    for kw in _DECODE_KEYWORDS:
+        if kw in ds:
+            setattr(small, kw, ds[kw].value)
+    small.PixelData = ds.PixelData
+    small["PixelData"].VR = ds["PixelData"].VR
+    return small
+
+
+def _decode_in_worker(ds: Dataset) -> npt.NDArray[Any]:
+    return np.asarray(pydicom.pixels.pixel_array(ds))
+
+
+def _is_compressed(ds: Dataset) -> bool:
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    return ts is not None and bool(ts.is_compressed)
+
+
+def decode_into(
+    series: SeriesFrames,
+    order: Sequence[int],
+    factor: float = 1.0,
+    *,
+    workers: int | None = None,
+) -> npt.NDArray[np.float32]:
+    """Decode every frame of an eagerly read series into one ``(n, rows, cols)`` float32 array.
+
+    Frame ``order[k]`` goes to ``out[k]``. Uncompressed little-endian frames are converted in
+    place from the bytes already read; compressed frames of larger series are decoded in a
+    pool of worker processes (pydicom's decoders hold the GIL, so threads would not run them
+    in parallel); ``workers=1`` decodes in this process.
+    """
     datasets: list[Dataset] = series.extra["datasets"]
     owner: list[int] = series.extra["owner"]
+    n = len(order)
+    out = np.empty((n, series.rows, series.columns), dtype=np.float32)
     multi: dict[int, npt.NDArray[Any]] = {}
-
-    def one(k: int) -> npt.NDArray[np.float32]:
-        fr = series.frames[k]
-        ds = datasets[owner[k]]
-        if fr.index is None:
-            return decode_frame(fr, ds, factor)
-        return decode_frame(fr, ds, factor)
-
-    n = len(series.frames)
-    if n == 1 or any(f.index is not None for f in series.frames):
-        # multi-frame: decode each file's frames at once
-        out: list[npt.NDArray[np.float32]] = []
-        for k, fr in enumerate(series.frames):
-            if fr.index is None:
-                out.append(one(k))
-                continue
-            ds = datasets[owner[k]]
-            if owner[k] not in multi:
+    pending: list[tuple[int, Frame, Dataset]] = []
+    for k, i in enumerate(order):
+        fr = series.frames[i]
+        ds = datasets[owner[i]]
+        if fr.index is not None:
+            if owner[i] not in multi:
                 try:
-                    multi[owner[k]] = ds.pixel_array
+                    multi[owner[i]] = pydicom.pixels.pixel_array(ds)
                 except Exception as exc:
                     raise DicomReadError(
                         f"{fr.path}: cannot decode pixel data "
                         f"({getattr(ds.file_meta.get('TransferSyntaxUID'), 'name', '?')}): {exc}"
                     ) from exc
-            arr = multi[owner[k]]
+            arr = multi[owner[i]]
             raw = arr[fr.index] if arr.ndim == 3 else arr
-            out.append(_rescale(raw, fr.slope, fr.intercept, factor))
+            _rescale_into(out[k], raw, fr, factor)
+            continue
+        native = _native_view(ds)
+        if native is not None:
+            _rescale_into(out[k], native, fr, factor)
+        else:
+            pending.append((k, fr, ds))
+    if not pending:
         return out
-    with ThreadPoolExecutor(_workers(n)) as pool:
-        return list(pool.map(one, range(n)))
+    nproc = workers if workers is not None else min(os.cpu_count() or 1, 16)
+    if (
+        nproc > 1
+        and len(pending) >= PROCESS_MIN_FRAMES
+        and all(_is_compressed(ds) for _, _, ds in pending)
+    ):
+        pool = _pool(nproc)
+        try:
+            if pool is None:
+                raise RuntimeError("no safe multiprocessing context")
+            payloads = [_decode_payload(ds) for _, _, ds in pending]
+            chunk = max(1, len(payloads) // (nproc * 4))
+            results = pool.map(_decode_in_worker, payloads, chunksize=chunk)
+            for (k, fr, _), raw in zip(pending, results, strict=True):
+                _check_frame(raw, fr)
+                _rescale_into(out[k], raw, fr, factor)
+            return out
+        except DicomReadError:
+            raise
+        except Exception as exc:  # a worker failed: decode here to get a precise error
+            logger.info("parallel decoding failed (%s); decoding in this process", exc)
+    for k, fr, ds in pending:
+        out[k] = decode_frame(fr, ds, factor)
+    return out
+
+
+def _check_frame(raw: npt.NDArray[Any], fr: Frame) -> None:
+    if raw.ndim != 2:
+        raise DicomReadError(
+            f"{fr.info.label}: decoded pixel data has shape {raw.shape}, expected one 2D greyscale frame"
+        )
+
+
+def _rescale_into(
+    dst: npt.NDArray[np.float32], raw: npt.NDArray[Any], fr: Frame, factor: float
+) -> None:
+    _check_frame(raw, fr)
+    dst[...] = raw
+    s, i = fr.slope * factor, fr.intercept * factor
+    if s != 1.0:
+        dst *= np.float32(s)
+    if i != 0.0:
+        dst += np.float32(i)
 
 
 def _parse_time(value: Any) -> float | None:

@@ -56,8 +56,8 @@ from oncoatlas.imaging.geometry import Geometry, components_from_affine, stack_s
 from oncoatlas.imaging.series import (
     PROJECTION_MODALITIES,
     SeriesFrames,
-    decode_all,
     decode_frame,
+    decode_into,
     list_files,
     read_series,
     suv_factor,
@@ -206,6 +206,7 @@ def open_volume(
     lazy: bool | None = None,
     strict: Strictness = "warn",
     irregular: Literal["resample", "keep"] = "resample",
+    workers: int | None = None,
 ) -> xr.DataArray:
     """Open a DICOM series, a multi-frame DICOM file, a 2D image or a NIfTI file as a volume.
 
@@ -229,6 +230,9 @@ def open_volume(
     irregular
         ``"resample"`` (default) interpolates irregular series onto a uniform grid;
         ``"keep"`` keeps the acquired slices with non-uniform ``z`` coordinates.
+    workers
+        Worker processes decoding compressed frames when loading eagerly (default: one per
+        CPU; ``1`` decodes in this process).
 
     Returns
     -------
@@ -273,6 +277,7 @@ def open_volume(
     series = read_series(paths, pixels=not lazy)
     return _volume_from_series(
         series,
+        workers=workers,
         lazy=lazy,
         strict=strict,
         irregular=irregular,
@@ -327,7 +332,13 @@ def _attrs_of(series: SeriesFrames, geometry: Geometry) -> tuple[dict[str, Any],
 
 
 def _volume_from_series(
-    series: SeriesFrames, *, lazy: bool, strict: Strictness, irregular: str, source: str
+    series: SeriesFrames,
+    workers: int | None,
+    *,
+    lazy: bool,
+    strict: Strictness,
+    irregular: str,
+    source: str,
 ) -> xr.DataArray:
     frames = series.frames
     if len(frames) == 1 and frames[0].info.position is None:
@@ -358,8 +369,7 @@ def _volume_from_series(
         ]
         data: Any = dsa.stack(slices)
     else:
-        decoded = decode_all(series, factor)
-        data = np.stack([decoded[i] for i in geom.order]) if len(decoded) > 1 else decoded[0][None]
+        data = decode_into(series, geom.order, factor, workers=workers)
     z_coords = None
     if not geom.regular:
         attrs["acquired_positions"] = np.asarray(geom.positions)
