@@ -336,7 +336,7 @@ def open_mask(
     """
     s = str(path_or_uid)
     if not Path(s).exists() and catalog is not None:
-        s = series_paths(s, catalog)[0]
+        s = series_paths(s, catalog, segmentations=True)[0]
     if s.endswith((".nii", ".nii.gz")):
         m = read_nifti(s)
         data = np.asarray(m.data)

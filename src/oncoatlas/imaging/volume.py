@@ -141,8 +141,21 @@ def _emit(messages: Sequence[str], strict: Strictness, where: str) -> None:
             logger.info(text)
 
 
-def series_paths(series_uid: str, catalog: Catalog | str | os.PathLike[str]) -> list[str]:
-    """Files of a series as recorded in a catalog's ``instances`` view.
+def _as_catalog(catalog: Catalog | str | os.PathLike[str]) -> Catalog:
+    if isinstance(catalog, str | os.PathLike):
+        from oncoatlas.catalog import Catalog as _Catalog
+
+        return _Catalog.open(catalog)
+    return catalog
+
+
+def series_paths(
+    series_uid: str, catalog: Catalog | str | os.PathLike[str], *, segmentations: bool = False
+) -> list[str]:
+    """Files of a series as recorded in a catalog.
+
+    Image series come from the ``instances`` view; with ``segmentations=True`` the
+    ``segmentations`` view (SEG and RTSTRUCT objects, by ``seg_series_uid``) is asked first.
 
     Raises
     ------
@@ -153,20 +166,23 @@ def series_paths(series_uid: str, catalog: Catalog | str | os.PathLike[str]) -> 
         raise CatalogError(
             f"{series_uid!r} is not a DICOM UID (digits and dots); pass a SeriesInstanceUID"
         )
-    if isinstance(catalog, str | os.PathLike):
-        from oncoatlas.catalog import Catalog as _Catalog
-
-        catalog = _Catalog.open(catalog)
-    df = catalog.sql(
-        f"SELECT path FROM instances WHERE series_uid = '{series_uid}' ORDER BY path"  # noqa: S608 - UID validated above (digits and dots only)
-    )
-    paths = [str(p) for p in df["path"].tolist()]
+    cat = _as_catalog(catalog)
+    paths: list[str] = []
+    if segmentations:
+        df = cat.sql(
+            "SELECT DISTINCT path FROM segmentations WHERE seg_series_uid = ? ORDER BY path",
+            [series_uid],
+        )
+        paths = [str(p) for p in df["path"].tolist()]
+    if not paths:
+        df = cat.sql("SELECT path FROM instances WHERE series_uid = ? ORDER BY path", [series_uid])
+        paths = [str(p) for p in df["path"].tolist()]
     if not paths:
         raise CatalogError(
-            f"series {series_uid} is not in the catalog; list the known series_uid values of "
-            "its `series` view with `oncoatlas query --catalog DIR`"
+            f"series {series_uid} is not in the catalog {getattr(cat, 'root', '')}; list the "
+            "known series_uid values of its `series` view with `oncoatlas query --catalog DIR`"
         )
-    root = getattr(catalog, "root", None) or getattr(catalog, "path", None)
+    root = getattr(cat, "root", None)
     out = []
     for p in paths:
         if not os.path.isabs(p) and root is not None and not os.path.exists(p):
