@@ -22,7 +22,7 @@ from typing import Any
 
 import pydicom
 from pydicom.datadict import dictionary_VR, keyword_for_tag
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
@@ -388,11 +388,8 @@ class Deidentifier:
         except Exception as exc:
             return FileResult(Status.FAILED, reason=f"not readable as DICOM: {type(exc).__name__}")
         try:
-            sop_class = str(
-                getattr(ds.get("file_meta", None) or Dataset(), "MediaStorageSOPClassUID", "")
-                or ds.get("SOPClassUID", "")
-                or ""
-            )
+            meta = getattr(ds, "file_meta", None) or Dataset()
+            sop_class = str(meta.get("MediaStorageSOPClassUID", "") or ds.get("SOPClassUID", ""))
             if sop_class == _MEDIA_DIRECTORY:
                 return FileResult(
                     Status.QUARANTINED, reason="DICOMDIR media directory is not copied; rebuild it"
@@ -401,6 +398,9 @@ class Deidentifier:
                 reason = burned_in_reason(ds)
                 if reason:
                     return FileResult(Status.QUARANTINED, reason=reason)
+            truncated = _truncation(ds, src)
+            if truncated:
+                return FileResult(Status.FAILED, reason=truncated)
             for kw in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
                 if not str(ds.get(kw, "") or "").strip():
                     return FileResult(Status.FAILED, reason=f"{kw} is missing")
@@ -430,6 +430,24 @@ class Deidentifier:
             meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
         meta.MediaStorageSOPClassUID = ds.SOPClassUID
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+
+
+def _truncation(ds: Dataset, src: str | os.PathLike[str]) -> str:
+    """Why the file looks truncated ("" if it does not): pydicom reads short values silently."""
+    keys = list(ds.keys())
+    if keys:
+        last = ds.get_item(keys[-1])
+        length = getattr(last, "length", None)
+        if isinstance(last, RawDataElement) and length not in (None, 0xFFFFFFFF):
+            if last.value is None:  # deferred: compare with the file size
+                if last.value_tell + length > os.path.getsize(src):
+                    return f"file is truncated inside {last.tag}"
+            elif len(last.value) < length:
+                return f"file is truncated inside {last.tag}"
+    pixel_keys = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+    if "Rows" in ds and "Columns" in ds and not any(k in ds for k in pixel_keys):
+        return "image attributes without pixel data (truncated file?)"
+    return ""
 
 
 def _short(exc: Exception) -> str:
