@@ -136,3 +136,13 @@ def test_not_dicom_and_missing(tmp_path: Path) -> None:
 
     with pytest.raises(CatalogError, match="pass catalog="):
         open_volume("1.2.840.99999.1")
+
+
+def test_lazy_resampling_matches_eager(tmp_path: Path) -> None:
+    write_series(tmp_path / "s", _z([0.0, 2.0, 4.0, 8.0, 10.0]))
+    with pytest.warns(SeriesGeometryWarning):
+        eager = open_volume(tmp_path / "s", lazy=False)
+    with pytest.warns(SeriesGeometryWarning):
+        lazy = open_volume(tmp_path / "s", lazy=True)
+    assert lazy.chunks is not None
+    np.testing.assert_allclose(lazy.values, eager.values)

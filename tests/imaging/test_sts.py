@@ -111,3 +111,14 @@ def test_lazy_equals_eager(sts_root: Path) -> None:
     assert lazy.chunks is not None and len(lazy.chunks[0]) == lazy.shape[0]
     np.testing.assert_array_equal(lazy.values, eager.values)
     np.testing.assert_array_equal(lazy.attrs["affine"], eager.attrs["affine"])
+
+
+def test_folder_with_rtstruct_loads_the_image(sts_root: Path, tmp_path: Path) -> None:
+    import shutil
+
+    src = sts_root / "STS_005" / "PET"
+    shutil.copytree(src / "image", tmp_path / "mixed")
+    shutil.copy(src / "mask" / "RS.dcm", tmp_path / "mixed" / "RS.dcm")
+    vol = open_volume(tmp_path / "mixed")
+    ref = open_volume(src / "image")
+    np.testing.assert_array_equal(vol.values, ref.values)
