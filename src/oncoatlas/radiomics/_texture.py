@@ -84,13 +84,19 @@ def shifted_views(arr: NDArray[Any], offset: Sequence[int]) -> tuple[NDArray[Any
     return arr[tuple(src)], arr[tuple(dst)]
 
 
-def shifted_pairs(q: IntArray, offset: Sequence[int]) -> tuple[IntArray, IntArray, IntArray]:
+def shifted_pairs(
+    q: IntArray, offset: Sequence[int], with_z: bool = True
+) -> tuple[IntArray, IntArray, IntArray]:
     """Grey-level pairs ``(a, b)`` of ROI voxels and their neighbour at ``offset``.
 
-    Returns ``(a, b, z)`` where ``z`` is the slice index of the first voxel of each pair.
+    Returns ``(a, b, z)`` where ``z`` is the slice index of the first voxel of each pair
+    (zeros unless ``with_z``).
     """
     src, dst = shifted_views(q, offset)
     valid = (src > 0) & (dst > 0)
+    if not with_z:
+        a = src[valid].astype(np.int64)
+        return a, dst[valid].astype(np.int64), np.zeros(a.size, dtype=np.int64)
     z0 = max(0, -int(offset[0]))
     zi = np.nonzero(valid)[0] + z0
     return src[valid].astype(np.int64), dst[valid].astype(np.int64), zi.astype(np.int64)
@@ -102,7 +108,16 @@ def nanmean_valid(values: FloatArray) -> float:
     return float(v.mean()) if v.size else float("nan")
 
 
-def _group_sum(keys: IntArray, weights: FloatArray) -> tuple[IntArray, FloatArray]:
+def _group_sum(keys: IntArray, weights: FloatArray | None) -> tuple[IntArray, FloatArray]:
+    """Sum ``weights`` (default 1) per distinct key: dense ``bincount`` for compact keys."""
+    if keys.size == 0:
+        return keys.astype(np.int64), np.zeros(0)
+    top = int(keys.max()) + 1
+    if top <= max(4 * keys.size, 1 << 20):
+        dense = np.bincount(keys, weights=weights, minlength=top)
+        occupied = dense > 0 if weights is None else np.bincount(keys, minlength=top) > 0
+        uk = np.nonzero(occupied)[0]
+        return uk.astype(np.int64), dense[uk].astype(np.float64)
     uniq, inv = np.unique(keys, return_inverse=True)
     sums = np.bincount(inv.ravel(), weights=weights, minlength=uniq.size)
     return uniq.astype(np.int64), sums.astype(np.float64)

@@ -42,7 +42,7 @@ PairFn = Callable[[FloatArray, FloatArray, int], FloatArray]
 
 #: GLCM features linear in the normalised matrix: symmetrised per-pair value g(a, b, Ng).
 LINEAR_FEATURES: dict[str, PairFn] = {
-    "contrast": lambda a, b, ng: (a - b) ** 2,
+    "contrast": lambda a, b, ng: np.square(a - b),
     "dissimilarity": lambda a, b, ng: np.abs(a - b),
     "diff_avg": lambda a, b, ng: np.abs(a - b),
     "inv_diff": lambda a, b, ng: 1.0 / (1.0 + np.abs(a - b)),
@@ -56,45 +56,61 @@ LINEAR_FEATURES: dict[str, PairFn] = {
 }
 
 
-def _box_sum(arr: FloatArray, lo: Sequence[int], hi: Sequence[int]) -> FloatArray:
-    """For every voxel v, the sum of ``arr`` over the box ``v + lo .. v + hi`` (clipped)."""
-    s = arr
-    for ax in range(3):
-        s = np.cumsum(s, axis=ax)
-        pad = [(0, 0)] * 3
-        pad[ax] = (1, 0)
-        s = np.pad(s, pad)
-    idx = []
-    for ax in range(3):
-        n = arr.shape[ax]
-        v = np.arange(n)
-        idx.append((np.clip(v + lo[ax], 0, n), np.clip(v + hi[ax] + 1, 0, n)))
-    out = np.zeros(arr.shape)
-    for cz, sz in ((1, 1), (0, -1)):
-        for cy, sy in ((1, 1), (0, -1)):
-            for cx, sx in ((1, 1), (0, -1)):
-                sign = sz * sy * sx
-                out += sign * s[np.ix_(idx[0][cz], idx[1][cy], idx[2][cx])]
+def _box_sum(arr: NDArray[Any], lo: Sequence[int], hi: Sequence[int]) -> NDArray[Any]:
+    """For every voxel v, the sum of ``arr`` over the box ``v + lo .. v + hi`` (clipped).
+
+    ``arr`` may carry leading axes (the box runs over the last three). Separable: along
+    each axis, a sum of shifted views for small boxes, a cumulative-sum difference for wide
+    ones.
+    """
+    out = arr
+    lead = arr.ndim - 3
+    for k in range(3):
+        ax = k + lead
+        n = out.shape[ax]
+        if hi[k] - lo[k] + 1 <= 7:
+            res = np.zeros_like(out)
+            for o in range(lo[k], hi[k] + 1):
+                if abs(o) >= n:
+                    continue
+                dst = [slice(None)] * arr.ndim
+                src = [slice(None)] * arr.ndim
+                dst[ax] = slice(max(0, -o), n - max(0, o))
+                src[ax] = slice(max(0, o), n - max(0, -o))
+                res[tuple(dst)] += out[tuple(src)]
+        else:
+            pad = [(0, 0)] * arr.ndim
+            pad[ax] = (1, 0)
+            cs = np.pad(np.cumsum(out, axis=ax), pad)
+            v = np.arange(n)
+            start = np.clip(v + lo[k], 0, n)
+            stop = np.clip(v + hi[k] + 1, 0, n)
+            res = np.take(cs, stop, axis=ax) - np.take(cs, start, axis=ax)
+        out = res
     return out
 
 
-def _pair_images(q: IntArray, d: Sequence[int]) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per first voxel p: valid-pair indicator, and grey levels a = q[p], b = q[p + d]."""
-    shape: tuple[int, ...] = q.shape
-    a = np.zeros(shape)
-    b = np.zeros(shape)
-    valid = np.zeros(shape)
+def _pair_images(
+    qf: NDArray[np.float32], roi: NDArray[np.float32], d: Sequence[int], fn: PairFn, ng: int
+) -> NDArray[np.float32]:
+    """Per first voxel p of each ROI pair (p, p + d): [indicator, pair value].
+
+    Every function of :data:`LINEAR_FEATURES` is symmetric in (a, b), so the value of the
+    symmetric matrix's two entries is the value of one.
+    """
+    shape = qf.shape
+    out = np.zeros((2, *shape), dtype=np.float32)
     src, dst = [], []
     for ax in range(3):
         n, dd = shape[ax], int(d[ax])
         src.append(slice(max(0, -dd), n - max(0, dd)))
         dst.append(slice(max(0, dd), n - max(0, -dd)))
-    qs, qd = q[tuple(src)], q[tuple(dst)]
-    ok = (qs > 0) & (qd > 0)
-    valid[tuple(src)] = ok
-    a[tuple(src)] = np.where(ok, qs, 0)
-    b[tuple(src)] = np.where(ok, qd, 0)
-    return valid, a, b
+    s_, d_ = tuple(src), tuple(dst)
+    valid = out[0][s_]
+    np.multiply(roi[s_], roi[d_], out=valid)
+    val = fn(qf[s_], qf[d_], ng)  # type: ignore[arg-type]
+    np.multiply(val, valid, out=out[1][s_])
+    return out
 
 
 def _window(d: Sequence[int], radius: int) -> tuple[list[int], list[int]]:
@@ -105,28 +121,24 @@ def _window(d: Sequence[int], radius: int) -> tuple[list[int], list[int]]:
 
 def _linear_map(q: IntArray, ng: int, feature: str, radius: int, aggregation: str) -> FloatArray:
     fn = LINEAR_FEATURES[feature]
-    num_tot = np.zeros(q.shape)
-    cnt_tot = np.zeros(q.shape)
-    avg_sum = np.zeros(q.shape)
-    avg_n = np.zeros(q.shape)
+    qf = q.astype(np.float32)
+    roi = (q > 0).astype(np.float32)
+    acc = np.zeros(q.shape)
+    acc_n = np.zeros(q.shape)
     for d in DIRECTIONS_3D:
-        valid, a, b = _pair_images(q, d)
-        g = np.where(valid > 0, 0.5 * (fn(a, b, ng) + fn(b, a, ng)), 0.0)
         lo, hi = _window(d, radius)
-        num = _box_sum(g, lo, hi)
-        cnt = _box_sum(valid, lo, hi)
-        cnt = np.rint(cnt)
+        sums = _box_sum(_pair_images(qf, roi, d, fn, ng), lo, hi)
+        cnt = np.rint(sums[0])
+        num = sums[1]
         if aggregation == "3D_comb":
-            num_tot += num
-            cnt_tot += cnt
+            acc += num
+            acc_n += cnt
         else:
-            has = cnt > 0
-            avg_sum[has] += num[has] / cnt[has]
-            avg_n += has
+            acc += num / np.maximum(cnt, 1.0)
+            acc_n += cnt > 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        res = num_tot / cnt_tot if aggregation == "3D_comb" else avg_sum / avg_n
-    out = np.where(q > 0, res, np.nan)
-    return np.asarray(out, dtype=np.float64)
+        res = acc / acc_n
+    return np.asarray(np.where(q > 0, res, np.nan), dtype=np.float64)
 
 
 def _general_map(

@@ -56,9 +56,7 @@ def glcm_matrices(
     nz, ng, nd = (q.shape[0] if per_slice else 1), n_levels, len(dirs)
     counts = np.zeros(nz * nd * ng * ng, dtype=np.float64)
     for k, d in enumerate(dirs):
-        a, b, z = shifted_pairs(q, tuple(distance * c for c in d))
-        if not per_slice:
-            z = np.zeros_like(a)
+        a, b, z = shifted_pairs(q, tuple(distance * c for c in d), with_z=per_slice)
         idx = ((z * nd + k) * ng + (a - 1)) * ng + (b - 1)
         counts += np.bincount(idx, minlength=counts.size)
     p = counts.reshape(nz, nd, ng, ng)

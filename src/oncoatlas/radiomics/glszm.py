@@ -1,7 +1,8 @@
 """Grey level size zone matrix (GLSZM) features (IBSI 3.8).
 
 Zones are connected components of equal grey level (26-connectivity in 3D, 8-connectivity
-in-plane for 2D), labelled with :func:`scipy.ndimage.label` once per grey level.
+in-plane for 2D), labelled for all grey levels in one pass of
+:func:`skimage.measure.label`.
 
 References
 ----------
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
+from skimage import measure
 
 from oncoatlas.radiomics._texture import name_zone_features, zone_features
 
@@ -43,23 +44,23 @@ def connectivity(two_d: bool) -> NDArray[np.bool_]:
 
 
 def label_zones(q: IntArray, two_d: bool) -> tuple[IntArray, int, IntArray]:
-    """Label the zones of every grey level with one label image.
+    """Label the zones of every grey level with one label image (one labelling pass).
 
     Returns ``(labels, n_zones, zone_level)``; labels run ``1..n_zones`` (0 outside the
     ROI) and ``zone_level[label - 1]`` is the grey level of each zone.
     """
-    labels = np.zeros(q.shape, dtype=np.int64)
-    structure = connectivity(two_d)
-    levels: list[IntArray] = []
-    n = 0
-    for g in np.unique(q[q > 0]):
-        lab, k = ndimage.label(q == g, structure=structure)
-        sel = lab > 0
-        labels[sel] = lab[sel] + n
-        levels.append(np.full(k, g, dtype=np.int64))
-        n += k
-    zl = np.concatenate(levels) if levels else np.zeros(0, dtype=np.int64)
-    return labels, n, zl
+    if two_d:
+        # zero planes between slices: full connectivity then never links two slices
+        spread = np.zeros((2 * q.shape[0] - 1, *q.shape[1:]), dtype=q.dtype)
+        spread[::2] = q
+        lab3, n = measure.label(spread, background=0, connectivity=3, return_num=True)
+        labels = np.asarray(lab3[::2], dtype=np.int64)
+    else:
+        lab, n = measure.label(q, background=0, connectivity=3, return_num=True)
+        labels = np.asarray(lab, dtype=np.int64)
+    zl = np.zeros(n + 1, dtype=np.int64)
+    zl[labels.ravel()] = q.ravel()
+    return labels, int(n), zl[1:]
 
 
 def zone_table(q: IntArray, two_d: bool) -> tuple[IntArray, IntArray, IntArray, IntArray]:

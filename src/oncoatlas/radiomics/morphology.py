@@ -134,7 +134,8 @@ def morphology_features(
     spacing
         Voxel spacing (z, y, x) in mm.
     moran_max_voxels
-        Voxel count above which Moran's I and Geary's C use a seeded random subset.
+        Voxel count above which Moran's I and Geary's C use a seeded random subset; 0
+        leaves both out.
 
     Notes
     -----
@@ -197,32 +198,37 @@ def morphology_features(
     out["morph_vol_dens_conv_hull"] = vol / hull_vol
     out["morph_area_dens_conv_hull"] = area / hull_area
     out["morph_integ_int"] = float(ivals.mean()) * vol
-    moran, geary = moran_geary(ivals, ipos, max_voxels=moran_max_voxels)
-    out["morph_moran_i"] = moran
-    out["morph_geary_c"] = geary
+    if moran_max_voxels > 0:
+        moran, geary = moran_geary(ivals, ipos, max_voxels=moran_max_voxels)
+        out["morph_moran_i"] = moran
+        out["morph_geary_c"] = geary
     return {k: float(v) for k, v in out.items()}
 
 
 def _mvee_axes(
-    points: FloatArray, tol: float = 1e-5, max_iter: int = 2000
+    points: FloatArray, eps: float = 1e-2, max_iter: int = 2000
 ) -> tuple[float, float, float]:
-    """Semi-axes of the minimum-volume enclosing ellipsoid (Khachiyan 1996)."""
+    """Semi-axes of the minimum-volume enclosing ellipsoid (Khachiyan 1996).
+
+    Iterates until ``max_j m_j <= (d + 1)(1 + eps)`` (an ``eps``-approximate core set), then
+    scales the ellipsoid so that it encloses every point.
+    """
     n, d = points.shape
     q = np.vstack([points.T, np.ones(n)])
     u = np.full(n, 1.0 / n)
     for _ in range(max_iter):
-        x = q @ (u[:, None] * q.T)
-        m = np.einsum("ij,ji->i", q.T, np.linalg.solve(x, q))
+        x = (q * u) @ q.T
+        m = np.sum(q * (np.linalg.inv(x) @ q), axis=0)
         j = int(np.argmax(m))
-        step = (m[j] - d - 1.0) / ((d + 1.0) * (m[j] - 1.0))
-        new_u = (1 - step) * u
-        new_u[j] += step
-        if np.linalg.norm(new_u - u) < tol:
-            u = new_u
+        if m[j] <= (d + 1.0) * (1.0 + eps):
             break
-        u = new_u
+        step = (m[j] - d - 1.0) / ((d + 1.0) * (m[j] - 1.0))
+        u *= 1 - step
+        u[j] += step
     centre = points.T @ u
     a_mat = np.linalg.inv(points.T @ (u[:, None] * points) - np.outer(centre, centre)) / d
-    s = np.linalg.eigvalsh(a_mat)
+    rel = points - centre
+    scale = float(np.max(np.einsum("ij,jk,ik->i", rel, a_mat, rel)))
+    s = np.linalg.eigvalsh(a_mat / max(scale, 1e-12))
     axes = np.sort(1.0 / np.sqrt(s))[::-1]
     return float(axes[0]), float(axes[1]), float(axes[2])

@@ -40,12 +40,16 @@ FEATURES = {
 
 def dependence_counts(q: IntArray, two_d: bool, alpha: int = 0, distance: int = 1) -> IntArray:
     """Dependence count of every voxel (neighbours in the ROI within ``alpha`` grey levels)."""
-    counts = np.zeros(q.shape, dtype=np.int64)
+    q32 = q.astype(np.int32)
+    counts = np.zeros(q.shape, dtype=np.int16)
     for off in neighbour_offsets(two_d, distance):
-        src_q, dst_q = shifted_views(q, off)
+        src_q, dst_q = shifted_views(q32, off)
         src_c, _ = shifted_views(counts, off)
-        src_c += ((dst_q > 0) & (np.abs(dst_q - src_q) <= alpha)).astype(np.int64)
-    return counts
+        if alpha == 0:
+            src_c += (dst_q > 0) & (dst_q == src_q)
+        else:
+            src_c += (dst_q > 0) & (np.abs(dst_q - src_q) <= alpha)
+    return counts.astype(np.int64)
 
 
 def ngldm_features(

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import NDArray
 
-from oncoatlas.radiomics._texture import nanmean_valid, neighbour_offsets, shifted_views
+from oncoatlas.radiomics._texture import nanmean_valid
 
 __all__ = ["FEATURES", "ngtdm_features", "ngtdm_matrices"]
 
@@ -27,22 +27,32 @@ IntArray = NDArray[np.int64]
 FEATURES = ("coarseness", "contrast", "busyness", "complexity", "strength")
 
 
+def _box3(arr: FloatArray, two_d: bool, distance: int) -> FloatArray:
+    """Sum over the (2 distance + 1) cube (square in-plane if ``two_d``), separably."""
+    out = arr
+    for ax in (1, 2) if two_d else (0, 1, 2):
+        n = out.shape[ax]
+        res = out.copy()
+        for o in range(1, distance + 1):
+            if o >= n:
+                break
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[ax] = slice(0, n - o)
+            hi[ax] = slice(o, n)
+            res[tuple(lo)] += out[tuple(hi)]
+            res[tuple(hi)] += out[tuple(lo)]
+        out = res
+    return out
+
+
 def neighbourhood_sums(
     q: IntArray, two_d: bool, distance: int = 1
 ) -> tuple[FloatArray, FloatArray]:
-    """Sum of grey levels and count of ROI neighbours of each voxel."""
+    """Sum of grey levels and count of ROI neighbours of each voxel (centre excluded)."""
     roi = (q > 0).astype(np.float64)
     qf = q.astype(np.float64)
-    s = np.zeros(q.shape)
-    c = np.zeros(q.shape)
-    for off in neighbour_offsets(two_d, distance):
-        src_s, _ = shifted_views(s, off)
-        _, dst_q = shifted_views(qf, off)
-        src_c, _ = shifted_views(c, off)
-        _, dst_r = shifted_views(roi, off)
-        src_s += dst_q
-        src_c += dst_r
-    return s, c
+    return _box3(qf, two_d, distance) - qf, _box3(roi, two_d, distance) - roi
 
 
 def ngtdm_matrices(q: IntArray, n_levels: int, two_d: bool) -> tuple[FloatArray, FloatArray]:

@@ -97,7 +97,8 @@ class Settings:
     glcm_distance, ngldm_alpha, ngldm_distance
         Texture parameters (IBSI defaults 1, 0, 1).
     moran_max_voxels
-        Above this ROI size, Moran's I / Geary's C use a seeded subset of voxels.
+        Above this ROI size, Moran's I / Geary's C use a seeded subset of voxels; 0 leaves
+        them out.
     """
 
     name: str = "custom"
@@ -158,6 +159,10 @@ class Settings:
                     f"resegment_range {list(self.resegment_range)} must be [low, high] with low <= high"
                 )
             set_(self, "resegment_range", rr)
+        if self.moran_max_voxels < 0:
+            raise SettingsError(
+                f"moran_max_voxels {self.moran_max_voxels} must be >= 0 (0: not computed)"
+            )
         if self.bin_number < 1 or self.bin_width <= 0:
             raise SettingsError(
                 f"bin_number {self.bin_number} must be >= 1 and bin_width {self.bin_width} > 0"
