@@ -273,3 +273,39 @@ def test_package_face() -> None:
         assert getattr(screening, name) is not None
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         screening.nope
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.integers(1, 4), st.sampled_from(["pos", "neg", "other"])),
+        min_size=3,
+        max_size=25,
+    ),
+    st.integers(0, 1000),
+)
+def test_bootstrap_auc_with_ties_equals_materialised_replicates(
+    rows: list[tuple[int, int, str]], seed: int
+) -> None:
+    woman = np.array([r[0] for r in rows])
+    score = np.array([r[1] for r in rows], dtype=float)  # coarse scale: many ties
+    pos = np.array([r[2] == "pos" for r in rows])
+    neg = np.array([r[2] == "neg" for r in rows])
+    _, reps = bootstrap_auc(
+        pos, score, woman, negative=neg, n_boot=8, seed=seed, return_replicates=True
+    )
+    boot = ClusterBootstrap(woman, n_boot=8, seed=seed)
+    for rep, idx in zip(reps, boot.indices(), strict=True):
+        expected = auc(pos[idx], score[idx], neg[idx])
+        if np.isnan(expected):
+            assert np.isnan(rep)
+        else:
+            assert rep == pytest.approx(expected)
+            keep = pos[idx] | neg[idx]
+            assert rep == pytest.approx(roc_auc_score(pos[idx][keep], score[idx][keep]))
+
+
+def test_bootstrap_auc_without_positives_or_negatives_is_nan() -> None:
+    for pos in (np.zeros(4, bool), np.ones(4, bool)):
+        r = bootstrap_auc(pos, np.arange(4.0), [1, 1, 2, 2], n_boot=5)
+        assert np.isnan(r.auc) and np.isnan(r.ci_low) and np.isnan(r.ci_high)

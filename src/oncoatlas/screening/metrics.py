@@ -167,6 +167,49 @@ def _auc_batch(pos: np.ndarray, neg: np.ndarray, score: np.ndarray, w: np.ndarra
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
+class _ClusterAuc:
+    """AUC of woman-count replicates without expanding them to exams.
+
+    Negatives are binned by the distinct positive scores (strictly between two of them, or
+    tied with one), and counted per (bin, woman) in a sparse matrix; a replicate's weighted
+    negatives below and tied with each positive score then come from one sparse product
+    with the replicate's woman counts. Exactly the weighted Mann–Whitney statistic of
+    :func:`_auc_batch`, at a fraction of its memory traffic.
+    """
+
+    def __init__(
+        self, pos: np.ndarray, neg: np.ndarray, score: np.ndarray, codes: np.ndarray, n_groups: int
+    ) -> None:
+        pos_idx = np.flatnonzero(pos)
+        neg_idx = np.flatnonzero(neg & ~pos)
+        values = np.unique(score[pos_idx])
+        s_neg = score[neg_idx]
+        a = np.searchsorted(values, s_neg, side="right")  # positive values <= the negative
+        if values.size:
+            tie = (a > 0) & (values[np.maximum(a - 1, 0)] == s_neg)
+        else:  # no positives: every replicate's AUC is NaN
+            tie = np.zeros(s_neg.size, dtype=bool)
+        slot = np.where(tie, 2 * (a - 1) + 1, 2 * a)
+        self.n_slots = 2 * values.size + 1
+        self.neg_by_slot = sparse.csr_matrix(
+            (np.ones(neg_idx.size), (slot, codes[neg_idx])), shape=(self.n_slots, n_groups)
+        )
+        self.pos_value = np.searchsorted(values, score[pos_idx])
+        self.pos_group = codes[pos_idx]
+
+    def __call__(self, counts: np.ndarray) -> np.ndarray:
+        c = counts.astype(float)
+        per_slot = np.asarray(self.neg_by_slot @ c.T).T  # (b, n_slots)
+        cum = np.zeros((c.shape[0], self.n_slots + 1))
+        np.cumsum(per_slot, axis=1, out=cum[:, 1:])
+        tie_slot = 2 * self.pos_value + 1
+        w_pos = c[:, self.pos_group]
+        num = np.sum(w_pos * (cum[:, tie_slot] + 0.5 * per_slot[:, tie_slot]), axis=1)
+        den = w_pos.sum(axis=1) * cum[:, -1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
 class ClusterBootstrap:
     """Nonparametric bootstrap that resamples women (clusters), not exams.
 
@@ -220,9 +263,10 @@ class ClusterBootstrap:
         done = 0
         while done < self.n_boot:
             b = min(self.batch_size, self.n_boot - done)
-            draws = rng.integers(0, g, size=(b, g))
-            flat = (draws + (np.arange(b) * g)[:, None]).ravel()
-            yield np.bincount(flat, minlength=b * g).reshape(b, g)
+            out = np.empty((b, g), dtype=np.int64)
+            for i in range(b):  # row by row: cache-friendly, several times faster
+                out[i] = np.bincount(rng.integers(0, g, g), minlength=g)
+            yield out
             done += b
 
     def exam_weights(self) -> Iterator[np.ndarray]:
@@ -321,7 +365,8 @@ def bootstrap_auc(
     s = np.asarray(score, dtype=float)
     point = auc(pos, s, neg)
     boot = ClusterBootstrap(groups, n_boot=n_boot, seed=seed)
-    reps = np.concatenate([_auc_batch(pos, neg, s, w.astype(float)) for w in boot.exam_weights()])
+    fast = _ClusterAuc(pos, neg, s, boot.codes, boot.n_groups)
+    reps = np.concatenate([fast(c) for c in boot.counts()])
     lo, hi = _percentile_ci(reps, level)
     result = AucResult(point, lo, hi, int(pos.sum()), int(neg.sum()), n_boot, level)
     return (result, reps) if return_replicates else result
@@ -355,11 +400,11 @@ def auc_table(
     s = exams[score].to_numpy(dtype=float)
     masks = [outcome_masks(exams, o) for o in OUTCOMES]
     boot = ClusterBootstrap(exams["woman_id"].to_numpy(), n_boot=n_boot, seed=seed)
+    fast = [_ClusterAuc(pos, neg, s, boot.codes, boot.n_groups) for pos, neg in masks]
     reps: list[list[np.ndarray]] = [[] for _ in OUTCOMES]
-    for w in boot.exam_weights():  # one pass over the replicates for every outcome
-        wf = w.astype(float)
-        for i, (pos, neg) in enumerate(masks):
-            reps[i].append(_auc_batch(pos, neg, s, wf))
+    for c in boot.counts():  # one pass over the replicates for every outcome
+        for i, f in enumerate(fast):
+            reps[i].append(f(c))
     rows = []
     for outcome, (pos, neg), r in zip(OUTCOMES, masks, reps, strict=True):
         lo, hi = _percentile_ci(np.concatenate(r), level)
