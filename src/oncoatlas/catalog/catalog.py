@@ -20,7 +20,7 @@ import duckdb
 
 from oncoatlas.catalog import store
 from oncoatlas.catalog.criteria import Criteria
-from oncoatlas.catalog.tables import PUBLIC_TABLES, SCHEMAS
+from oncoatlas.catalog.tables import COLUMNS, PUBLIC_TABLES
 from oncoatlas.errors import CatalogError
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class Catalog:
                 )
             else:
                 cols = ", ".join(
-                    f'CAST(NULL AS {_duck_type(f.type)}) AS "{f.name}"' for f in SCHEMAS[table]
+                    f'CAST(NULL AS {_DUCK_TYPES[t]}) AS "{c}"' for c, t, _ in COLUMNS[table]
                 )
                 self.con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {cols} WHERE FALSE")
 
@@ -150,9 +150,17 @@ class Catalog:
             raise CatalogError(f"query failed: {str(exc).splitlines()[0]}") from exc
 
     def _rows(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.rows(query, params)[1]
+
+    def rows(
+        self, query: str, params: list[Any] | dict[str, Any] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run SQL and return ``(column names, rows as tuples)`` (no pandas, no pyarrow)."""
         try:
             rel = self.con.sql(query, params=params) if params else self.con.sql(query)
-            return rel.fetchall() if rel is not None else []
+            if rel is None:
+                return [], []
+            return list(rel.columns), rel.fetchall()
         except duckdb.Error as exc:
             raise CatalogError(f"query failed: {str(exc).splitlines()[0]}") from exc
 
@@ -179,21 +187,25 @@ class Catalog:
             Columns ``node, dataset, patients, studies, series``; one row per dataset known to
             the catalog (series or ``datasets.yaml``), zeros included.
         """
+        import pandas as pd
+
         crit = Criteria.from_spec(criteria)
         sub, params = crit.series_sql()
-        known = self._known_datasets()
         query = (
-            "WITH m AS (" + sub + "), "  # noqa: S608 - only schema names and ? placeholders are interpolated; values are parameters
-            "k AS (SELECT DISTINCT node, dataset FROM series UNION "
-            "SELECT * FROM (SELECT unnest(?::VARCHAR[]) AS node, unnest(?::VARCHAR[]) AS dataset)) "
-            "SELECT k.node, k.dataset, "
-            "count(DISTINCT m.patient_id) AS patients, count(DISTINCT m.study_uid) AS studies, "
-            "count(m.series_uid) AS series "
-            "FROM k LEFT JOIN m ON m.node = k.node AND m.dataset = k.dataset "
-            "GROUP BY k.node, k.dataset ORDER BY k.node, k.dataset"
+            "WITH m AS (" + sub + ") SELECT node, dataset, count(DISTINCT patient_id) AS patients, "  # noqa: S608 - only schema names and ? placeholders are interpolated; values are parameters
+            "count(DISTINCT study_uid) AS studies, count(*) AS series FROM m GROUP BY node, dataset"
         )
-        params = [*params, [n for n, _ in known], [d for _, d in known]]
-        return self.sql(query, params)
+        found = self.sql(query, params)
+        known = pd.DataFrame(self._known_datasets(), columns=["node", "dataset"], dtype=pd.ArrowDtype(pa_string()))
+        if len(known):
+            missing = known.merge(found[["node", "dataset"]], how="left", on=["node", "dataset"], indicator=True)
+            missing = missing[missing["_merge"] == "left_only"].drop(columns="_merge")
+            if len(missing):
+                zeros = missing.assign(
+                    **{c: pd.Series(0, index=missing.index, dtype=found[c].dtype) for c in ("patients", "studies", "series")}
+                )
+                found = pd.concat([found, zeros], ignore_index=True) if len(found) else zeros
+        return found.sort_values(["node", "dataset"]).reset_index(drop=True)
 
     def records(self, criteria: Criteria | dict[str, Any] | None = None) -> pd.DataFrame:
         """The matching series of included patients, with their clinical fields.
@@ -208,7 +220,7 @@ class Catalog:
         """
         crit = Criteria.from_spec(criteria)
         sub, params = crit.series_sql()
-        clin = [c for c in SCHEMAS["clinical"].names if c not in ("patient_id", "node", "dataset")]
+        clin = [c for c, _, _ in COLUMNS["clinical"] if c not in ("patient_id", "node", "dataset")]
         cols = ", ".join(f'c."{c}"' for c in clin)
         query = (
             f"WITH m AS ({sub}) SELECT m.*, {cols} FROM m LEFT JOIN clinical c "  # noqa: S608 - only schema names and ? placeholders are interpolated; values are parameters
@@ -358,13 +370,11 @@ class Catalog:
         return out
 
 
-def _duck_type(t: Any) -> str:
+def pa_string() -> Any:
+    """``pyarrow.string()`` (imported on use)."""
     import pyarrow as pa
 
-    if pa.types.is_integer(t):
-        return "BIGINT"
-    if pa.types.is_floating(t):
-        return "DOUBLE"
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    return "VARCHAR"
+    return pa.string()
+
+
+_DUCK_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN"}

@@ -54,23 +54,21 @@ def query(sql: str, catalog: str, fmt: str, limit: int | None) -> None:
     from oncoatlas.catalog.catalog import Catalog
 
     cat = Catalog.open(catalog)
-    table = cat.arrow(sql)
+    columns, tuples = cat.rows(sql)
     if fmt == "csv":
-        import pyarrow.csv as pacsv
+        import csv
 
-        sink = sys.stdout.buffer
-        pacsv.write_csv(table, sink)
-        sink.flush()
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(["" if v is None else v for v in row] for row in tuples)
     elif fmt == "json":
-        rows = table.to_pylist()
-        click.echo(json.dumps(rows, default=str))
+        click.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in tuples], default=str))
     else:
-        rows = table.to_pylist()
-        if limit is not None:
-            rows = rows[:limit]
-        click.echo(_format_table(table.column_names, rows))
-        if limit is not None and table.num_rows > limit:
-            click.echo(f"({table.num_rows} rows, {limit} shown)")
+        shown = tuples if limit is None else tuples[:limit]
+        rows = [dict(zip(columns, row, strict=True)) for row in shown]
+        click.echo(_format_table(columns, rows))
+        if limit is not None and len(tuples) > limit:
+            click.echo(f"({len(tuples)} rows, {limit} shown)")
 
 
 def _format_table(cols: list[str], rows: list[dict[str, object]]) -> str:

@@ -301,7 +301,8 @@ def index_node(
 #: Sort order of each table when written (row groups follow it).
 SORT_KEYS: dict[str, list[str]] = {
     "instances": ["series_uid", "instance_number", "path"],
-    "series": ["patient_id", "study_uid", "series_uid"],
+    # modality first: filters on modality/body part skip row groups by their statistics
+    "series": ["modality", "body_part", "patient_id", "study_uid", "series_uid"],
     "studies": ["patient_id", "study_uid"],
     "patients": ["patient_id"],
     "segmentations": ["seg_series_uid", "referenced_series_uid"],
@@ -462,6 +463,7 @@ def derive_tables(
     series["pixel_spacing"] = med["pixel_spacing_row"]
     series["pixel_spacing_col"] = med["pixel_spacing_col"]
     series["n_instances"] = g.size()
+    series["duplicate_instances"] = g["sop_instance_uid"].apply(lambda s: int(s.duplicated(keep=False).sum()))
     series["n_frames"] = g["number_of_frames"].apply(lambda s: int(s.fillna(1).clip(lower=1).sum()))
     series["transfer_syntax"] = g["transfer_syntax"].apply(lambda s: ",".join(sorted(s.dropna().unique())))
     series["size_bytes"] = g["size"].sum()
@@ -479,6 +481,7 @@ def derive_tables(
         series["uniform_spacing"].fillna(False).astype(bool)
         & (series["missing_slices"].fillna(0) == 0)
         & (series["duplicate_positions"].fillna(0) == 0)
+        & (series["duplicate_instances"] == 0)
         & ~series["mixed_orientation"].fillna(False).astype(bool)
     )
     series["geometry_ok"] = geometry_ok.where(stack, None)

@@ -28,8 +28,10 @@ __all__ = ["generate_scale_catalog"]
 
 logger = logging.getLogger(__name__)
 
-#: Series per chunk (and per Parquet row group of the series table).
+#: Series generated per chunk.
 CHUNK_SERIES = 50_000
+#: Row-group size of the series table.
+SERIES_ROW_GROUP = 32_768
 
 # site -> (share of patients, dataset suffix, [(modality, body part, share of series)])
 _SITES: dict[str, tuple[float, str, list[tuple[str, str, float]]]] = {
@@ -148,14 +150,22 @@ def _write_node(root: Path, node: str, k: int, n_series: int, ips: int, rng: np.
     with atomic_dir(folder) as tmp:
         writers: dict[str, pq.ParquetWriter] = {
             name: pq.ParquetWriter(tmp / f"{name}.parquet", SCHEMAS[name], compression="zstd")
-            for name in ("series", "instances", "studies", "patients")
+            for name in ("instances", "studies")
         }
+        series_parts: list[pa.Table] = []
         for start in range(0, n_series, CHUNK_SERIES):
             stop = min(n_series, start + CHUNK_SERIES)
-            total_inst += _series_chunk(writers, node, k, start, stop, ser_patient[start:stop],
+            total_inst += _series_chunk(writers, series_parts, node, k, start, stop, ser_patient[start:stop],
                                         site_idx, sites, datasets, ips, rng)
         for w in writers.values():
             w.close()
+        # series sorted as the indexer writes them (modality first: row groups prune by it)
+        series_all = pa.concat_tables(series_parts).sort_by(
+            [(c, "ascending") for c in ("modality", "body_part", "patient_id", "study_uid", "series_uid")]
+        )
+        del series_parts
+        pq.write_table(series_all, tmp / "series.parquet", row_group_size=SERIES_ROW_GROUP, compression="zstd")
+        del series_all
         # patients: one table (small)
         counts = np.bincount(ser_patient, minlength=n_patients)
         pq.write_table(pa.table({
@@ -180,7 +190,7 @@ def _write_node(root: Path, node: str, k: int, n_series: int, ips: int, rng: np.
 
 
 def _series_chunk(
-    writers: dict[str, pq.ParquetWriter], node: str, k: int, start: int, stop: int,
+    writers: dict[str, pq.ParquetWriter], series_parts: list[pa.Table], node: str, k: int, start: int, stop: int,
     patients: np.ndarray, site_idx: np.ndarray, sites: list[str], datasets: list[str],
     ips: int, rng: np.random.Generator,
 ) -> int:
@@ -230,7 +240,8 @@ def _series_chunk(
         "slice_thickness": pa.array(thick_all, from_pandas=True),
         "pixel_spacing": pa.array(spacing), "pixel_spacing_col": pa.array(spacing),
         "rows": pa.array(rows.astype(np.int64)), "columns": pa.array(cols.astype(np.int64)),
-        "n_instances": pa.array(n_inst), "n_frames": pa.array(n_inst),
+        "n_instances": pa.array(n_inst), "duplicate_instances": pa.array(np.zeros(n, dtype=np.int64)),
+        "n_frames": pa.array(n_inst),
         "transfer_syntax": pa.array(np.where(modality == "MG", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.1"), pa.string()),
         "frame_of_reference_uid": pc.binary_join_element_wise(study_uid, ".0", ""),
         "sop_class_uid": pa.array(np.where(modality == "SEG", "1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.2"), pa.string()),
@@ -241,7 +252,7 @@ def _series_chunk(
         "geometry_ok": pa.array(rng.random(n) > 0.03), "size_bytes": pa.array(n_inst * size),
         "folder": folder,
     }, schema=SCHEMAS["series"])
-    writers["series"].write_table(series, row_group_size=CHUNK_SERIES)
+    series_parts.append(series)
     # studies (one row per distinct study in the chunk; a study may span chunks rarely)
     st_first = np.r_[True, study_num[1:] != study_num[:-1]]
     st_idx = np.flatnonzero(st_first)

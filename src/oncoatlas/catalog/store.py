@@ -20,14 +20,14 @@ import shutil
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from oncoatlas._atomic import atomic_dir
 from oncoatlas.catalog.tables import SCHEMAS
 from oncoatlas.errors import CatalogError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "conform",
@@ -91,6 +91,8 @@ def node_names(root: str | os.PathLike[str]) -> list[str]:
 
 def conform(table: pa.Table | None, name: str) -> pa.Table:
     """Cast ``table`` to the schema of ``name`` (adding missing columns as nulls)."""
+    import pyarrow as pa
+
     schema = SCHEMAS[name]
     if table is None:
         return schema.empty_table()
@@ -108,6 +110,8 @@ def conform(table: pa.Table | None, name: str) -> pa.Table:
 
 def read_table(folder: str | os.PathLike[str], name: str) -> pa.Table | None:
     """Read ``<folder>/<name>.parquet`` or return None if it does not exist."""
+    import pyarrow.parquet as pq
+
     path = Path(folder) / f"{name}.parquet"
     if not path.exists():
         return None
@@ -155,6 +159,8 @@ def write_node(
     str
         The snapshot id: SHA-256 of the tables' contents.
     """
+    import pyarrow.parquet as pq
+
     target = node_dir(root, node)
     Path(root).mkdir(parents=True, exist_ok=True)
     recover(root)
@@ -196,6 +202,8 @@ def write_node(
 
 def conform_files(table: pa.Table) -> pa.Table:
     """Cast a file-state table to the current ``_files`` schema."""
+    import pyarrow as pa
+
     from oncoatlas.catalog.tables import FILES_SCHEMA
 
     cols = []

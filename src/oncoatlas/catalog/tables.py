@@ -8,20 +8,25 @@ over ``DIR/*/<table>.parquet`` sees one layout.
 
 from __future__ import annotations
 
-import pyarrow as pa
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from oncoatlas.catalog.schema import CLINICAL_FIELDS, FieldKind
 
-__all__ = ["FILES_SCHEMA", "PUBLIC_TABLES", "SCHEMAS", "VIEWS", "empty_table"]
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-_S = pa.string()
-_I = pa.int64()
-_I32 = pa.int32()
-_F = pa.float64()
-_B = pa.bool_()
+__all__ = ["COLUMNS", "PUBLIC_TABLES", "SCHEMAS", "VIEWS", "empty_table"]
+
+# Column types by name; Arrow schemas are built on first use so that importing the catalog
+# (``oncoatlas query``) does not import pyarrow.
+_S = "string"
+_I = "int64"
+_F = "double"
+_B = "bool"
 
 # (column, type, doc)
-_COLUMNS: dict[str, list[tuple[str, pa.DataType, str]]] = {
+_COLUMNS: dict[str, list[tuple[str, str, str]]] = {
     "patients": [
         ("patient_id", _S, "PatientID (pseudonymous)."),
         ("node", _S, "Node holding the data."),
@@ -62,6 +67,7 @@ _COLUMNS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("rows", _I, "Rows (most common)."),
         ("columns", _I, "Columns (most common)."),
         ("n_instances", _I, "Number of instances (files)."),
+        ("duplicate_instances", _I, "Number of files sharing their SOPInstanceUID with another file of the series (0 when clean)."),
         ("n_frames", _I, "Number of frames: NumberOfFrames summed (1 per single-frame instance)."),
         ("transfer_syntax", _S, "Transfer syntax UID(s), comma separated when mixed."),
         ("frame_of_reference_uid", _S, "FrameOfReferenceUID (most common)."),
@@ -73,7 +79,7 @@ _COLUMNS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("missing_slices", _I, "Estimated number of missing slices (gaps that are multiples of the spacing)."),
         ("duplicate_positions", _I, "Number of instances sharing an image position with another."),
         ("mixed_orientation", _B, "Instances have different ImageOrientationPatient."),
-        ("geometry_ok", _B, "A regular volume: uniform spacing, no missing or duplicated slices, one orientation (null when not a slice stack)."),
+        ("geometry_ok", _B, "A regular volume: uniform spacing, no missing or duplicated slices or instances, one orientation (null when not a slice stack)."),
         ("size_bytes", _I, "Total size of the series' files."),
         ("folder", _S, "Common folder of the series' files."),
     ],
@@ -133,10 +139,39 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "patients", "studies", "series", "instances", "segmentations", "errors", "clinical",
 )
 
-#: Arrow schema of each table.
-SCHEMAS: dict[str, pa.Schema] = {
-    name: pa.schema([pa.field(c, t) for c, t, _ in cols]) for name, cols in _COLUMNS.items()
-}
+#: ``{table: [(column, type name, doc)]}``; type names: string, int64, double, bool.
+COLUMNS: dict[str, list[tuple[str, str, str]]] = _COLUMNS
+
+
+def _arrow_type(name: str) -> pa.DataType:
+    import pyarrow as pa
+
+    return {"string": pa.string(), "int64": pa.int64(), "double": pa.float64(), "bool": pa.bool_()}[name]
+
+
+class _Schemas(Mapping[str, "pa.Schema"]):
+    """Arrow schema of each table, built on first access."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> pa.Schema:
+        if name not in self._built:
+            import pyarrow as pa
+
+            cols = _COLUMNS[name]
+            self._built[name] = pa.schema([pa.field(c, _arrow_type(t)) for c, t, _ in cols])
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_COLUMNS)
+
+    def __len__(self) -> int:
+        return len(_COLUMNS)
+
+
+#: Arrow schema of each table (a lazy mapping).
+SCHEMAS: Mapping[str, pa.Schema] = _Schemas()
 
 #: Column documentation of each view: ``{view: {column: description}}``.
 VIEWS: dict[str, dict[str, str]] = {
@@ -150,6 +185,8 @@ def empty_table(name: str) -> pa.Table:
 
 
 def _files_schema() -> pa.Schema:
+    import pyarrow as pa
+
     from oncoatlas.catalog.scan import RECORD_FIELDS
 
     ints = {"size", "mtime_ns", "series_number", "instance_number", "number_of_frames", "rows", "columns"}
@@ -158,9 +195,17 @@ def _files_schema() -> pa.Schema:
         "image_position_x", "image_position_y", "image_position_z",
     }
     return pa.schema(
-        [pa.field(k, _I if k in ints else _F if k in floats else _S) for k in RECORD_FIELDS]
+        [pa.field(k, _arrow_type(_I if k in ints else _F if k in floats else _S)) for k in RECORD_FIELDS]
     )
 
 
-#: Schema of the private file-state table ``_files`` (one row per scanned file).
-FILES_SCHEMA: pa.Schema = _files_schema()
+_FILES: list[Any] = []
+
+
+def __getattr__(name: str) -> Any:
+    # FILES_SCHEMA: schema of the private file-state table ``_files`` (built on first use)
+    if name == "FILES_SCHEMA":
+        if not _FILES:
+            _FILES.append(_files_schema())
+        return _FILES[0]
+    raise AttributeError(name)
