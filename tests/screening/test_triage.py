@@ -199,3 +199,19 @@ def test_ai_second_reader_with_top_fraction(tiny: pd.DataFrame) -> None:
         parse_scenarios(["x=0-1:ai_second,ai_top=0.1,ai_flag=0.5"])
     with pytest.raises(ValueError, match=r"ai_top must be in \(0, 1\]"):
         parse_scenarios(["x=0-1:ai_second,ai_top=2"])
+
+
+def test_scenarios_take_the_consensus_decision(caplog: pytest.LogCaptureFixture) -> None:
+    from oncoatlas.screening.schema import validate_exams
+
+    from .conftest import tiny_table
+
+    df = tiny_table()
+    df.loc[3, "consensus"] = 1  # E4: consensus recalled, the recall column says not
+    with caplog.at_level("WARNING", logger="oncoatlas.screening.schema"):
+        exams = validate_exams(df)
+    assert "1 exams have consensus != recall" in caplog.text
+    t = run_scenarios(
+        exams, [BUILTIN_SCENARIOS["double"], BUILTIN_SCENARIOS["single"]], n_boot=0
+    ).table
+    assert t["recalls"].tolist() == [4, 3]  # E1 E2 E3 E4; reader 1 flagged E1 E3 E4

@@ -326,6 +326,13 @@ def _validate(exams: pd.DataFrame) -> pd.DataFrame:
             raise ScreeningDataError(
                 f"columns 'screen_detected_cancer'/'interval_cancer'/'recall': {_rows(df, bad)} {what}"
             )
+    differ = int((df["consensus"] != df["recall"]).sum())
+    if differ:
+        logger.warning(
+            "%d exams have consensus != recall; triage scenarios take the consensus decision, "
+            "the programme summary the recall column",
+            differ,
+        )
     return df
 
 

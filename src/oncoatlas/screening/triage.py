@@ -9,9 +9,9 @@ reader 2 and the consensus meeting:
 path       reads discussed at consensus        recalled (``recall_rule="consensus"``)
 ========== ===== ============================= =========================================
 none       0     never                         never (AI below a rule-out threshold)
-single     1     reader 1 flagged it           discussed and recalled in the programme
-double     2     either reader flagged it      as in the programme (observed consensus)
-ai_second  1     reader 1 or the AI flagged it discussed and recalled in the programme
+single     1     reader 1 flagged it           discussed and consensus recalled it
+double     2     either reader flagged it      as the observed consensus decided
+ai_second  1     reader 1 or the AI flagged it discussed and consensus recalled it
 ========== ===== ============================= =========================================
 
 Assumptions (those of Larsen et al. Eur Radiol 2022):
@@ -23,7 +23,7 @@ Assumptions (those of Larsen et al. Eur Radiol 2022):
   al. let the AI select as many exams as reader 1 flagged, 5.8 %).
 * Consensus (arbitration) of an exam that is discussed in the scenario decides as the
   programme's consensus did when the exam was discussed there, i.e. recall =
-  observed recall AND discussed in the scenario. An exam discussed only because the AI
+  observed ``consensus`` AND discussed in the scenario. An exam discussed only because the AI
   flagged it was not discussed in the programme; its outcome is unknown and it is counted
   as not recalled (conservative), but an interval cancer among such exams is reported as
   *caught* (``ic_caught``: a potential extra screen-detected cancer, Larsen's "potential
@@ -332,7 +332,8 @@ def decide(exams: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     reading = scenario.assign(exams)
     r1 = exams["reader1"].to_numpy() == 1
     r2 = exams["reader2"].to_numpy() == 1
-    rec = exams["recall"].to_numpy() == 1
+    # the consensus meeting's observed decision (equals ``recall`` in BreastScreen Norway data)
+    rec = exams["consensus"].to_numpy() == 1
     sd = exams["screen_detected_cancer"].to_numpy() == 1
     ic = exams["interval_cancer"].to_numpy() == 1
     if scenario.ai_flag is not None:
