@@ -98,17 +98,14 @@ class TextCleaner:
                 for token in (part.strip(), *part.split()):
                     if len(token.strip()) >= 2:
                         tokens.add(token.strip())
-        self._pattern = (
-            re.compile(
-                "|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)),
-                re.IGNORECASE,
-            )
-            if tokens
-            else None
-        )
+        self._tokens = tuple(sorted(tokens, key=len, reverse=True))
+        self._lower = tuple(t.lower() for t in self._tokens)
 
     def clean(self, text: str) -> str:
         """``text`` with every identifying token replaced by ``*``."""
-        if self._pattern is None:
+        low = text.lower()
+        hits = [t for t, t_low in zip(self._tokens, self._lower, strict=True) if t_low in low]
+        if not hits:  # the common case: no regular expression needed
             return text
-        return self._pattern.sub("*", text)
+        pattern = re.compile("|".join(re.escape(t) for t in hits), re.IGNORECASE)
+        return pattern.sub("*", text)

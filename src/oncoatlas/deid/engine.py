@@ -13,15 +13,18 @@ Information Modified are set as PS3.15 E.1.1 and PS3.3 C.7.1.1 require.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pydicom
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+import pydicom.config
+from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
@@ -64,6 +67,8 @@ _FILE_META_REMOVE = (
     "PrivateInformation",
 )
 _MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
+_IDENTIFYING_TAGS = tuple((kw, int(tag_for_keyword(kw) or 0)) for kw in IDENTIFYING_KEYWORDS)
+_DEFER_BYTES = 1 << 20  # values larger than this (pixel data) are read only when written
 
 
 class Status:
@@ -105,6 +110,34 @@ class _Context:
         if self._cleaner is None:
             self._cleaner = self.cleaner_factory()
         return self._cleaner
+
+
+@contextlib.contextmanager
+def _no_value_validation() -> Iterator[None]:
+    """Skip pydicom's per-value validation while reading, de-identifying and writing.
+
+    Kept values are copied as they are (validating them only costs time and warnings) and
+    the values written here (pseudonyms, dummies, shifted dates, UIDs) are valid by
+    construction.
+    """
+    settings = pydicom.config.settings
+    saved = settings.reading_validation_mode, settings.writing_validation_mode
+    settings.reading_validation_mode = pydicom.config.IGNORE
+    settings.writing_validation_mode = pydicom.config.IGNORE
+    try:
+        yield
+    finally:
+        settings.reading_validation_mode, settings.writing_validation_mode = saved
+
+
+def _elem(tag: Any, vr: str, value: Any) -> DataElement:
+    return DataElement(tag, vr, value, validation_mode=pydicom.config.IGNORE)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_cleaner(values: tuple[str, ...]) -> TextCleaner:
+    # The files of one series share their identifying values: compile the pattern once.
+    return TextCleaner(values)
 
 
 def _vr_of(elem: Any, tag: int) -> str:
@@ -185,6 +218,13 @@ class Deidentifier:
         self.uids = UIDMapper(key)
         self.pseudonyms = Pseudonymizer(key)
         self._date_action = generic_date_action(self.options)
+        self._method = method_description(self.options)
+        self._codes = method_codes(self.options)
+        self._longitudinal = {
+            Longitudinal.OFF: "REMOVED",
+            Longitudinal.FULL: "UNMODIFIED",
+            Longitudinal.MODIFIED_DATES: "MODIFIED",
+        }[self.options.retain_longitudinal]
 
     # ----------------------------------------------------------------- data sets
     def deidentify_dataset(self, ds: Dataset) -> Dataset:
@@ -193,6 +233,10 @@ class Deidentifier:
         The file meta information, when present, gets the new Media Storage SOP Instance
         UID and loses application entity titles and private information.
         """
+        with _no_value_validation():
+            return self._deidentify_dataset(ds)
+
+    def _deidentify_dataset(self, ds: Dataset) -> Dataset:
         patient_id = str(ds.get("PatientID", "") or "")
         ctx = _Context(
             pseudonym=self.pseudonyms.patient_id(patient_id),
@@ -216,33 +260,29 @@ class Deidentifier:
 
     def _cleaner_for(self, ds: Dataset) -> TextCleaner:
         values: list[str] = []
-        for kw in IDENTIFYING_KEYWORDS:
+        for kw, tag in _IDENTIFYING_TAGS:
             if kw in ("InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName") and (
                 self.options.retain_institution_identity
             ):
                 continue
             if kw == "StationName" and self.options.retain_device_identity:
                 continue
-            value = ds.get(kw, None)
-            values.extend(str(v) for v in _values(value) if v is not None)
-        return TextCleaner(values)
+            if tag in ds:
+                values.extend(str(v) for v in _values(ds[tag].value) if v is not None)
+        return _cached_cleaner(tuple(values))
 
     def _mark(self, ds: Dataset) -> None:
-        ds.PatientIdentityRemoved = "YES"
-        ds.DeidentificationMethod = method_description(self.options)
+        ds[0x00120062] = _elem(0x00120062, "CS", "YES")  # PatientIdentityRemoved
+        ds[0x00120063] = _elem(0x00120063, "LO", self._method)  # DeidentificationMethod
         items = []
-        for value, scheme, meaning in method_codes(self.options):
+        for value, scheme, meaning in self._codes:
             item = Dataset()
-            item.CodeValue = value
-            item.CodingSchemeDesignator = scheme
-            item.CodeMeaning = meaning
+            item[0x00080100] = _elem(0x00080100, "SH", value)  # CodeValue
+            item[0x00080102] = _elem(0x00080102, "SH", scheme)  # CodingSchemeDesignator
+            item[0x00080104] = _elem(0x00080104, "LO", meaning)  # CodeMeaning
             items.append(item)
-        ds.DeidentificationMethodCodeSequence = Sequence(items)
-        ds.LongitudinalTemporalInformationModified = {
-            Longitudinal.OFF: "REMOVED",
-            Longitudinal.FULL: "UNMODIFIED",
-            Longitudinal.MODIFIED_DATES: "MODIFIED",
-        }[self.options.retain_longitudinal]
+        ds[0x00120064] = _elem(0x00120064, "SQ", Sequence(items))
+        ds[0x00280303] = _elem(0x00280303, "CS", self._longitudinal)
 
     def _walk(self, ds: Dataset, ctx: _Context) -> None:
         private_kept_creators: set[int] = set()
@@ -262,7 +302,7 @@ class Deidentifier:
                 continue
             vr = _vr_of(elem, tag)
             if tag in (_PATIENT_ID, _PATIENT_NAME):
-                ds[btag] = DataElement(btag, vr, ctx.pseudonym)
+                ds[btag] = _elem(btag, vr, ctx.pseudonym)
                 continue
             action = self.profile.lookup(tag)
             if action is None:
@@ -322,25 +362,25 @@ class Deidentifier:
             return
         if vr == "SQ":
             if action is Action.ZERO:
-                ds[btag] = DataElement(btag, "SQ", Sequence())
+                ds[btag] = _elem(btag, "SQ", Sequence())
             else:  # K, C, D, U on a sequence: keep it and de-identify its items
                 self._recurse(ds, btag, ctx)
             return
         if action is Action.KEEP:
             return
         if action is Action.ZERO:
-            ds[btag] = DataElement(btag, vr, _empty(vr))
+            ds[btag] = _elem(btag, vr, _empty(vr))
             return
         value = ds[btag].value
         if _is_empty(value):
             return
         if action is Action.UID or (action is Action.DUMMY and vr == "UI"):
             new = [self.uids(str(v)) for v in _values(value)]
-            ds[btag] = DataElement(btag, "UI", new if len(new) > 1 else new[0])
+            ds[btag] = _elem(btag, "UI", new if len(new) > 1 else new[0])
             return
         if action is Action.DUMMY:
             dummy = dummy_value(vr)
-            ds[btag] = DataElement(btag, vr, _empty(vr) if dummy is None else dummy)
+            ds[btag] = _elem(btag, vr, _empty(vr) if dummy is None else dummy)
             return
         # Action.CLEAN
         if vr in ("DA", "DT"):
@@ -351,13 +391,13 @@ class Deidentifier:
             if any(s is None for s in shifted):
                 del ds[btag]  # unparsable date: cannot be shifted safely
                 return
-            ds[btag] = DataElement(btag, vr, shifted if len(shifted) > 1 else shifted[0])
+            ds[btag] = _elem(btag, vr, shifted if len(shifted) > 1 else shifted[0])
             return
         if vr in TEXT_VRS:
             values = [str(v) for v in _values(value)]
             cleaned = [ctx.cleaner.clean(v) for v in values]
             if cleaned != values:
-                ds[btag] = DataElement(btag, vr, cleaned if len(cleaned) > 1 else cleaned[0])
+                ds[btag] = _elem(btag, vr, cleaned if len(cleaned) > 1 else cleaned[0])
             return
         # TM (whole-day shifts leave times unchanged), numbers: kept.
 
@@ -383,8 +423,14 @@ class Deidentifier:
         FileResult
             The outcome; errors are returned as ``failed`` results, never raised.
         """
+        with _no_value_validation():
+            return self._deidentify_file(src, out_root)
+
+    def _deidentify_file(
+        self, src: str | os.PathLike[str], out_root: str | os.PathLike[str]
+    ) -> FileResult:
         try:
-            ds = pydicom.dcmread(src, defer_size="1 MB")
+            ds = pydicom.dcmread(src, defer_size=_DEFER_BYTES)
         except Exception as exc:
             return FileResult(Status.FAILED, reason=f"not readable as DICOM: {type(exc).__name__}")
         try:
@@ -404,7 +450,7 @@ class Deidentifier:
             for kw in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
                 if not str(ds.get(kw, "") or "").strip():
                     return FileResult(Status.FAILED, reason=f"{kw} is missing")
-            self.deidentify_dataset(ds)
+            self._deidentify_dataset(ds)
             rel = Path(
                 str(ds.PatientID),
                 str(ds.StudyInstanceUID),
