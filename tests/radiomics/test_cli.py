@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.radiomics.conftest import PHANTOM, reference_values
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "oncoatlas", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    from oncoatlas.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    return int(exc.value.code or 0), capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def phantom_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not PHANTOM.exists():
+        pytest.skip(f"IBSI phantom not found at {PHANTOM}")
+    out = tmp_path_factory.mktemp("cli") / "phantom.csv"
+    r = _run(
+        "radiomics", "extract",
+        "--image", str(PHANTOM / "image.nii.gz"),
+        "--mask", str(PHANTOM / "mask.nii.gz"),
+        "--settings", "ibsi-phantom",
+        "--out", str(out),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_extract_writes_one_row_with_ibsi_tags(phantom_csv: Path) -> None:
+    rows = list(csv.DictReader(phantom_csv.open()))
+    assert len(rows) == 1
+    row = rows[0]
+    from oncoatlas.radiomics import load_settings
+
+    assert row["settings_hash"] == load_settings("ibsi-phantom").hash()
+    assert row["oncoatlas_version"]
+    for tag, (ref, tol) in reference_values().items():
+        assert abs(float(row[tag]) - ref) <= tol + 1e-12, tag
+
+
+def test_bad_settings_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.csv"
+    out.write_text("previous good result\n")
+    code, err = _main(
+        capsys,
+        "radiomics", "extract",
+        "--image", str(PHANTOM / "image.nii.gz"),
+        "--mask", str(PHANTOM / "mask.nii.gz"),
+        "--settings", "no-such-preset",
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 1
+    assert "no-such-preset" in err
+    assert "presets:" in err
+    assert len(err.strip().splitlines()) == 1
+    assert out.read_text() == "previous good result\n"
+
+
+def test_missing_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _main(
+        capsys,
+        "radiomics", "extract", "--image", str(tmp_path / "nope.nii.gz"),
+        "--mask", str(tmp_path / "m.nii.gz"), "--out", str(tmp_path / "o.csv"),
+    )  # fmt: skip
+    assert code != 0
+    assert "nope.nii.gz" in err
+
+
+def test_cohort_is_not_built_yet(capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _main(capsys, "radiomics", "cohort", "m.json")
+    assert code == 2
+    assert "not built yet" in err
