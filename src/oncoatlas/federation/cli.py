@@ -25,9 +25,13 @@ __all__ = ["audit_verify", "demo_up", "node_serve", "search"]
     "--audit", "audit", type=click.Path(path_type=Path), default=None,
     help="Audit log (JSONL). Default: audit.jsonl beside the policy file.",
 )
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(0, 256),
+              help="DuckDB threads per query (0: all cores).")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="uvicorn log level.")
-def node_serve(catalog: Path, policy: Path, host: str, port: int, audit: Path | None, log_level: str) -> None:
+def node_serve(
+    catalog: Path, policy: Path, host: str, port: int, audit: Path | None, threads: int, log_level: str
+) -> None:
     """Serve a catalog as a federation node (FastAPI + uvicorn; OpenAPI at /openapi.json)."""
     import uvicorn
 
@@ -36,7 +40,7 @@ def node_serve(catalog: Path, policy: Path, host: str, port: int, audit: Path | 
     if not policy.is_file():
         raise click.BadParameter(f"policy file {policy} does not exist", param_hint="--policy")
     audit_path = audit if audit is not None else policy.parent / "audit.jsonl"
-    app = create_app(catalog, policy, audit_path)
+    app = create_app(catalog, policy, audit_path, threads=threads or None)
     click.echo(f"node {app.state.node.node}: http://{host}:{port} (audit log {audit_path})", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug"))
 

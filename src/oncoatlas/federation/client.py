@@ -145,6 +145,7 @@ class SearchResult:
     nodes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     thresholds: dict[str, int] = field(default_factory=dict)
+    snapshots: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -501,6 +502,7 @@ class Federation:
                         )
                     )
                 result.thresholds[node.name] = int(answer.get("threshold", 0))
+                result.snapshots[node.name] = answer.get("snapshot_id")
                 result.nodes.append(node.name)
             except (KeyError, TypeError, ValueError) as exc:
                 result.failures.append(NodeFailure(node.name, "invalid", f"unexpected answer shape: {exc!r}", url=node.url))

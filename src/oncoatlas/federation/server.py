@@ -162,11 +162,13 @@ class HealthResponse(BaseModel):
 class NodeState:
     """What a node server holds: catalog, policy, budgets, audit log and a small answer cache."""
 
-    def __init__(self, catalog_dir: str | Path, policy_path: str | Path, audit_path: str | Path | None) -> None:
+    def __init__(
+        self, catalog_dir: str | Path, policy_path: str | Path, audit_path: str | Path | None, threads: int | None = 1
+    ) -> None:
         from oncoatlas.catalog import Catalog
 
         self.policy = Policy.from_yaml(policy_path)
-        self.catalog = Catalog.open(catalog_dir)
+        self.catalog = Catalog.open(catalog_dir, threads=threads)
         self.audit = AuditLog(audit_path) if audit_path is not None else None
         self.budgets = BudgetTracker(dict(self.audit.usage()) if self.audit else None)
         self.datasets = [dict(d) for d in self.catalog.datasets()]
@@ -247,7 +249,13 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> H
 
 
 # --- app -------------------------------------------------------------------------------------
-def create_app(catalog_dir: str | Path, policy_path: str | Path, audit_path: str | Path | None = None) -> FastAPI:
+def create_app(
+    catalog_dir: str | Path,
+    policy_path: str | Path,
+    audit_path: str | Path | None = None,
+    *,
+    threads: int | None = 1,
+) -> FastAPI:
     """Build the node server's FastAPI app.
 
     Parameters
@@ -258,6 +266,10 @@ def create_app(catalog_dir: str | Path, policy_path: str | Path, audit_path: str
         The node's ``policy.yaml`` (see :mod:`oncoatlas.federation.policy`).
     audit_path : str or Path, optional
         The JSONL audit log; None logs nothing (tests and local experiments only).
+    threads : int or None
+        DuckDB threads per query (default 1: concurrency comes from concurrent requests,
+        each on its own cursor; None lets DuckDB use every core for each query, better for
+        few large queries on a big catalog).
 
     Returns
     -------
@@ -271,7 +283,7 @@ def create_app(catalog_dir: str | Path, policy_path: str | Path, audit_path: str
     CatalogError
         When the catalog folder cannot be opened.
     """
-    state = NodeState(catalog_dir, policy_path, audit_path)
+    state = NodeState(catalog_dir, policy_path, audit_path, threads=threads)
     app = FastAPI(
         title=f"oncoatlas node {state.node}",
         version="1",
