@@ -31,7 +31,6 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from oncoatlas._atomic import atomic_path
 from oncoatlas.deid.actions import IDENTIFYING_KEYWORDS, TEXT_VRS, TextCleaner, dummy_value
 from oncoatlas.deid.burned_in import burned_in_reason
 from oncoatlas.deid.profile import (
@@ -218,6 +217,7 @@ class Deidentifier:
         self.uids = UIDMapper(key)
         self.pseudonyms = Pseudonymizer(key)
         self._date_action = generic_date_action(self.options)
+        self._made_dirs: set[Path] = set()
         self._method = method_description(self.options)
         self._codes = method_codes(self.options)
         self._longitudinal = {
@@ -458,12 +458,28 @@ class Deidentifier:
                 f"{ds.SOPInstanceUID}.dcm",
             )
             self._ensure_file_meta(ds)
-            with atomic_path(Path(out_root) / rel, suffix=".dcm.tmp") as tmp:
-                ds.save_as(tmp, enforce_file_format=True)
+            self._write_atomic(ds, Path(out_root) / rel)
             return FileResult(Status.DEIDENTIFIED, output=rel.as_posix())
         except Exception as exc:
             logger.debug("de-identification failed", exc_info=True)
             return FileResult(Status.FAILED, reason=f"{type(exc).__name__}: {_short(exc)}")
+
+    def _write_atomic(self, ds: Dataset, target: Path) -> None:
+        """Write beside ``target`` then rename over it: a partial file never takes its place."""
+        parent = target.parent
+        if parent not in self._made_dirs:
+            parent.mkdir(parents=True, exist_ok=True)
+            if len(self._made_dirs) > 10_000:
+                self._made_dirs.clear()
+            self._made_dirs.add(parent)
+        tmp = parent / f".{target.name}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as fh:
+                ds.save_as(fh, enforce_file_format=True)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     @staticmethod
     def _ensure_file_meta(ds: Dataset) -> None:
