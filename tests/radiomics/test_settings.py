@@ -19,8 +19,8 @@ def test_presets_shipped() -> None:
 @pytest.mark.parametrize(
     ("preset", "aggs", "spacing", "interp", "disc", "reseg", "outlier"),
     [
-        ("ibsi-config-a", ("2D",), None, "linear", "fbs", (-500.0, 400.0), None),
-        ("ibsi-config-b", ("2D",), (None, 2.0, 2.0), "linear", "fbn", (-1000.0, 400.0), None),
+        ("ibsi-config-a", ("2D", "2.5D"), None, "linear", "fbs", (-500.0, 400.0), None),
+        ("ibsi-config-b", ("2D", "2.5D"), (None, 2.0, 2.0), "linear", "fbn", (-500.0, 400.0), None),
         ("ibsi-config-c", ("3D",), (2.0, 2.0, 2.0), "linear", "fbs", (-1000.0, 400.0), None),
         ("ibsi-config-d", ("3D",), (2.0, 2.0, 2.0), "linear", "fbn", None, 3.0),
         ("ibsi-config-e", ("3D",), (2.0, 2.0, 2.0), "cubic", "fbn", (-1000.0, 400.0), 3.0),
@@ -46,6 +46,8 @@ def test_ibsi_configurations(
         assert s.bin_number == 32
     else:
         assert s.bin_width == 25
+    ivh = {"a": "none", "b": "none", "c": "fbs", "d": "none", "e": "fbn"}[preset[-1]]
+    assert s.ivh_discretisation is Discretisation(ivh)
     if spacing is not None:
         assert s.round_intensities
         assert s.mask_threshold == 0.5

@@ -220,8 +220,9 @@ def features_of(prep: Prepared, s: Settings) -> dict[str, float]:
     texture = fam & {"histogram", "glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm"}
     if texture:
         q, ng = discretise(img, imask, s.discretisation, s.bin_number, s.bin_width, lower)
-        # crop to the ROI: texture needs no margin
-        idx = np.argwhere(imask)
+        # crop to the morphological ROI (a superset of the intensity ROI): texture needs
+        # no margin, and the GLDZM measures distances to the morphological ROI's edge
+        idx = np.argwhere(prep.morph_mask)
         sl = tuple(slice(int(a), int(b) + 1) for a, b in zip(idx.min(0), idx.max(0), strict=True))
         qc = q[sl]
         aggs = s.aggregations
@@ -234,7 +235,7 @@ def features_of(prep: Prepared, s: Settings) -> dict[str, float]:
         if "glszm" in fam:
             out.update(glszm.glszm_features(qc, aggs))
         if "gldzm" in fam:
-            out.update(gldzm.gldzm_features(qc, aggs))
+            out.update(gldzm.gldzm_features(qc, aggs, roi=prep.morph_mask[sl]))
         if "ngtdm" in fam:
             out.update(ngtdm.ngtdm_features(qc, ng, aggs))
         if "ngldm" in fam:
@@ -245,23 +246,24 @@ def features_of(prep: Prepared, s: Settings) -> dict[str, float]:
 
 
 def _ivh(img: FloatArray, imask: NDArray[np.bool_], s: Settings) -> dict[str, float]:
-    rr = s.resegment_range
-    lower = rr[0] if rr is not None else None
+    """IVH with its own discretisation, following IBSI 3.5 as MIRP implements it.
+
+    The intensity range is the re-segmentation range where given, else the ROI's; with
+    fixed bin size the grid is the bin centres ``lo + (i - 0.5) w``, ``i = 1 ..
+    ceil((hi - lo) / w) + 1``; with fixed bin number, the grey levels ``1..N``.
+    """
+    x = img[imask]
+    rr = s.resegment_range or (None, None)
+    lo = float(rr[0]) if rr[0] is not None else float(x.min())
+    hi = float(rr[1]) if rr[1] is not None else float(x.max())
     m = s.ivh_discretisation
     if m is Discretisation.NONE:
-        vals = np.rint(img[imask])
-        rng = None
-        if rr is not None and rr[0] is not None and rr[1] is not None:
-            rng = (float(rr[0]), float(rr[1]))
-        return ivh.ivh_features(vals, 1.0, rng)
-    q, ng = discretise(img, imask, m, s.ivh_bin_number, s.ivh_bin_width, lower)
+        return ivh.ivh_features(np.rint(x), 1.0, (lo, hi))
     if m is Discretisation.FBN:
+        q, ng = discretise(img, imask, m, s.ivh_bin_number, s.ivh_bin_width)
         return ivh.ivh_features(q[imask].astype(np.float64), 1.0, (1.0, float(ng)))
-    w = s.ivh_bin_width
-    x0 = float(lower) if lower is not None else float(img[imask].min())
-    centres = x0 + (q[imask] - 0.5) * w
-    rng = None
-    if rr is not None and rr[0] is not None and rr[1] is not None:
-        top = np.floor((float(rr[1]) - x0) / w) + 1
-        rng = (x0 + 0.5 * w, x0 + (top - 0.5) * w)
-    return ivh.ivh_features(centres, w, rng)
+    w = float(s.ivh_bin_width)
+    n_bins = int(np.ceil((hi - lo) / w)) + 1
+    g = np.clip(np.floor((x - lo) / w) + 1, 1, n_bins)
+    centres = lo + (g - 0.5) * w
+    return ivh.ivh_features(centres, w, (lo + 0.5 * w, lo + (n_bins - 0.5) * w))

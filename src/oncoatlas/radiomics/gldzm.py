@@ -2,7 +2,8 @@
 
 The distance of a zone is the smallest taxicab distance (6-connectivity in 3D,
 4-connectivity in-plane for 2D) of its voxels to the edge of the ROI, where a voxel at the
-edge has distance 1; zones are those of the GLSZM.
+edge has distance 1; zones are those of the GLSZM. The edge is that of the morphological
+mask (before re-segmentation, which may punch holes in the intensity mask), IBSI 2.5/3.9.
 
 References
 ----------
