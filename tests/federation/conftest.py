@@ -79,7 +79,8 @@ def _write_dicom(path: Path, patient_id: str, sex: str, study: str, series: str,
 CLINICAL_HEADER = ["patient_id", "sex", "age_at_diagnosis", "cancer_site", "dataset"]
 
 
-def build_node(root: Path, node: str, datasets: list[dict[str, Any]], patients: list[dict[str, Any]]) -> Path:
+def build_node(root: Path, node: str, datasets: list[dict[str, Any]], patients: list[dict[str, Any]],
+               index: bool = True) -> Path:
     """Write DICOM + datasets.yaml + clinical.csv under root/node and index them into root/node/catalog."""
     import yaml
 
@@ -104,6 +105,8 @@ def build_node(root: Path, node: str, datasets: list[dict[str, Any]], patients: 
         rows.append(",".join(str(p[c]) for c in CLINICAL_HEADER))
     (folder / "clinical.csv").write_text(",".join(CLINICAL_HEADER) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
     catalog = folder / "catalog"
+    if not index:
+        return catalog
     index_node([dicom], catalog, node, workers=1, progress=False)
     import_clinical(folder / "clinical.csv", catalog, node)
     return catalog

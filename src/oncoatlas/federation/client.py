@@ -138,7 +138,21 @@ class SearchRow:
 
 @dataclass
 class SearchResult:
-    """Per-node, per-dataset counts of a federated search, and the nodes that failed."""
+    """Per-node, per-dataset counts of a federated search, and the nodes that failed.
+
+    Attributes
+    ----------
+    rows : list of SearchRow
+        One row per node and dataset that answered.
+    failures : list of NodeFailure
+        Nodes that did not answer, with the reason.
+    nodes : list of str
+        Nodes that answered.
+    elapsed_s : float
+        Wall time of the search.
+    thresholds, snapshots : dict
+        Per answering node: its threshold k and its catalog snapshot id.
+    """
 
     rows: list[SearchRow] = field(default_factory=list)
     failures: list[NodeFailure] = field(default_factory=list)
@@ -187,6 +201,7 @@ class SearchResult:
             "failures": [asdict(f) for f in self.failures],
             "nodes": list(self.nodes),
             "thresholds": dict(self.thresholds),
+            "snapshots": dict(self.snapshots),
             "totals": totals,
             "elapsed_s": round(self.elapsed_s, 4),
         }
@@ -502,6 +517,8 @@ class Federation:
                         )
                     )
                 result.thresholds[node.name] = int(answer.get("threshold", 0))
+                snap = answer.get("snapshot_id")
+                result.snapshots[node.name] = None if snap is None else str(snap)
                 result.snapshots[node.name] = answer.get("snapshot_id")
                 result.nodes.append(node.name)
             except (KeyError, TypeError, ValueError) as exc:

@@ -98,21 +98,33 @@ def _run(cmd: list[str], what: str, echo: Callable[[str], None]) -> None:
         raise DemoError(f"{what} failed (exit {proc.returncode}): {tail[0]}")
 
 
+def _has_rows(parquet: Path) -> bool:
+    if not parquet.is_file():
+        return False
+    import pyarrow.parquet as pq
+
+    return bool(pq.read_metadata(parquet).num_rows)
+
+
 def index_if_needed(node: DemoNode, echo: Callable[[str], None]) -> bool:
     """Index a node's DICOM and import its clinical CSV unless its catalog exists already.
 
     Returns True when it indexed.
     """
-    if (node.catalog / node.name / "snapshot.json").exists() or (node.catalog / "snapshot.json").exists():
+    folder = node.catalog / node.name
+    clinical = node.folder / "clinical.csv"
+    indexed = (folder / "snapshot.json").exists()
+    imported = not clinical.is_file() or _has_rows(folder / "clinical.parquet")
+    if indexed and imported:
         return False
     dicom = node.folder / "dicom"
     if not dicom.is_dir():
         raise DemoError(f"node {node.name}: {dicom} does not exist; regenerate the demo")
     echo(f"indexing {node.name} …")
-    _run(_oncoatlas("index", str(dicom), "--catalog", str(node.catalog), "--node", node.name),
-         f"oncoatlas index {dicom} --catalog {node.catalog} --node {node.name}", echo)
-    clinical = node.folder / "clinical.csv"
-    if clinical.is_file():
+    if not indexed:
+        _run(_oncoatlas("index", str(dicom), "--catalog", str(node.catalog), "--node", node.name),
+             f"oncoatlas index {dicom} --catalog {node.catalog} --node {node.name}", echo)
+    if not imported:
         _run(_oncoatlas("clinical", "import", str(clinical), "--catalog", str(node.catalog), "--node", node.name),
              f"oncoatlas clinical import {clinical} --catalog {node.catalog} --node {node.name}", echo)
     return True
@@ -130,6 +142,20 @@ def _wait_healthy(url: str, proc: subprocess.Popen[Any], timeout_s: float) -> No
             pass
         time.sleep(0.2)
     raise DemoError(f"{url}/health did not answer within {timeout_s:g} s")
+
+
+def _wait_dashboards(port: int, proc: subprocess.Popen[Any], timeout_s: float) -> str:
+    """Wait until ``oncoatlas serve`` answers HTTP: ``up``, ``not built``, or why it failed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return "not built" if proc.returncode == 2 else f"exit {proc.returncode}"
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1.0)
+            return "up"
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return f"no answer on port {port} within {timeout_s:g} s"
 
 
 def _stop(procs: list[tuple[str, subprocess.Popen[Any]]]) -> None:
@@ -203,16 +229,15 @@ def run_demo(
             log = logs["dashboards"] = tempfile.TemporaryFile("w+", prefix="oncoatlas-dashboards-")  # noqa: SIM115 - closed in finally
             cmd = _oncoatlas("serve", "--federation", str(directory / "federation.yaml"), "--port", str(dashboards_port))
             dash = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
-            deadline = time.monotonic() + 3.0
-            while time.monotonic() < deadline and dash.poll() is None:
-                time.sleep(0.1)
-            if dash.poll() is None:
+            state = _wait_dashboards(dashboards_port, dash, timeout_s)
+            if state == "up":
                 procs.append(("dashboards", dash))
                 echo(f"dashboards     http://127.0.0.1:{dashboards_port}")
-            elif dash.returncode == 2:
+            elif state == "not built":
                 echo("dashboards: not built yet (oncoatlas serve exited 2); the nodes stay up")
             else:
-                echo(f"dashboards failed to start (exit {dash.returncode}): {_log_tail(log)}; the nodes stay up")
+                _stop([("dashboards", dash)])
+                echo(f"dashboards failed to start ({state}): {_log_tail(log)}; the nodes stay up")
         echo(f"federation config: {directory / 'federation.yaml'}")
         if check:
             echo("check: all nodes healthy; stopping")
