@@ -128,8 +128,8 @@ print(json.dumps(out))
 """
 
 
-def _files_for_indexing(tmp: Path, n_series: int) -> list[Path]:
-    demo = ROOT / "data" / "demo" / "nodes"
+def _files_for_indexing(tmp: Path, n_series: int, demo_dir: Path | None = None) -> list[Path]:
+    demo = (demo_dir or ROOT / "data" / "demo") / "nodes"
     if demo.is_dir():
         files = sorted(p for p in demo.rglob("*.dcm"))
         if files:
@@ -157,12 +157,12 @@ def _files_for_indexing(tmp: Path, n_series: int) -> list[Path]:
     return [out]
 
 
-def bench_indexing(tmp: Path, n_series: int) -> dict[str, float]:
+def bench_indexing(tmp: Path, n_series: int, demo_dir: Path | None = None) -> dict[str, float]:
     import pydicom
 
     from oncoatlas.catalog.index import index_node, walk
 
-    sources = _files_for_indexing(tmp, n_series)
+    sources = _files_for_indexing(tmp, n_series, demo_dir)
     paths = [p for p, _, _ in walk(sources)]
     for p in paths:  # warm the page cache for both contenders
         Path(p).read_bytes()
@@ -223,6 +223,7 @@ def main() -> None:
     parser.add_argument("--instances-per-series", type=int, default=60)
     parser.add_argument("--scale-dir", type=Path, default=None, help="reuse/keep the scale catalog here")
     parser.add_argument("--index-series", type=int, default=10, help="generated CT series (60 files each) when no demo")
+    parser.add_argument("--demo", type=Path, default=None, help="a demo federation folder (default data/demo)")
     parser.add_argument("--skip-index", action="store_true")
     parser.add_argument("--skip-scale", action="store_true")
     args = parser.parse_args()
@@ -230,7 +231,7 @@ def main() -> None:
         tmp = Path(tmpdir)
         if not args.skip_index:
             print("== header indexing")
-            bench_indexing(tmp, args.index_series)
+            bench_indexing(tmp, args.index_series, args.demo)
         if not args.skip_scale:
             print(f"== scale: {args.series:,} series x ~{args.instances_per_series} instances")
             root = args.scale_dir or tmp / "scale"

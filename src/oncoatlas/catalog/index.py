@@ -163,6 +163,8 @@ def _run_chunks(
     from concurrent.futures import as_completed as cf_completed
 
     ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
+    if ctx.get_start_method() == "fork":
+        import pydicom  # noqa: F401 - imported once here, inherited by the forked workers
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futs = [pool.submit(read_headers, c) for c in chunks]
         for f in cf_completed(futs):
@@ -367,6 +369,12 @@ def _geometry(inst: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _joined(df: pd.DataFrame, key: str, col: str) -> pd.Series:
+    """Sorted distinct values of ``col`` per ``key``, comma separated."""
+    pairs = df[[key, col]].dropna().drop_duplicates().sort_values([key, col])
+    return pairs.groupby(key)[col].agg(",".join)
+
+
 def _mode_first(s: pd.Series) -> Any:
     s = s.dropna()
     return s.iloc[0] if len(s) else None
@@ -463,9 +471,11 @@ def derive_tables(
     series["pixel_spacing"] = med["pixel_spacing_row"]
     series["pixel_spacing_col"] = med["pixel_spacing_col"]
     series["n_instances"] = g.size()
-    series["duplicate_instances"] = g["sop_instance_uid"].apply(lambda s: int(s.duplicated(keep=False).sum()))
-    series["n_frames"] = g["number_of_frames"].apply(lambda s: int(s.fillna(1).clip(lower=1).sum()))
-    series["transfer_syntax"] = g["transfer_syntax"].apply(lambda s: ",".join(sorted(s.dropna().unique())))
+    dup_inst = ok.duplicated(["series_uid", "sop_instance_uid"], keep=False)
+    series["duplicate_instances"] = dup_inst.groupby(ok["series_uid"]).sum().astype("int64")
+    frames = ok["number_of_frames"].fillna(1).clip(lower=1)
+    series["n_frames"] = frames.groupby(ok["series_uid"]).sum().astype("int64")
+    series["transfer_syntax"] = _joined(ok, "series_uid", "transfer_syntax")
     series["size_bytes"] = g["size"].sum()
     dirs = ok["path"].map(os.path.dirname)
     dmin = dirs.groupby(ok["series_uid"]).min()
@@ -493,7 +503,7 @@ def derive_tables(
     gs = series.groupby("study_uid", sort=True)
     studies = gs[["patient_id", "study_date"]].first()
     studies["study_description"] = ok.groupby("study_uid")["study_description"].first()
-    studies["modalities"] = gs["modality"].apply(lambda s: ",".join(sorted(s.dropna().unique())))
+    studies["modalities"] = _joined(series, "study_uid", "modality")
     studies["n_series"] = gs.size()
     studies["n_instances"] = gs["n_instances"].sum()
     studies = studies.reset_index()

@@ -320,6 +320,30 @@ def _pixel_truncation(buf: bytes, stop: int, size: int) -> str | None:
     return None
 
 
+#: record key -> DICOM keyword, for the pydicom path.
+_KEYWORDS = {
+    "sop_class_uid": "SOPClassUID", "sop_instance_uid": "SOPInstanceUID",
+    "study_date": "StudyDate", "modality": "Modality", "manufacturer": "Manufacturer",
+    "study_description": "StudyDescription", "series_description": "SeriesDescription",
+    "model": "ManufacturerModelName", "patient_id": "PatientID", "patient_sex": "PatientSex",
+    "patient_age": "PatientAge", "body_part": "BodyPartExamined",
+    "slice_thickness": "SliceThickness", "study_uid": "StudyInstanceUID",
+    "series_uid": "SeriesInstanceUID", "series_number": "SeriesNumber",
+    "instance_number": "InstanceNumber", "_position": "ImagePositionPatient",
+    "_orientation": "ImageOrientationPatient", "frame_of_reference_uid": "FrameOfReferenceUID",
+    "number_of_frames": "NumberOfFrames", "rows": "Rows", "columns": "Columns",
+    "_pixel_spacing": "PixelSpacing",
+}
+
+#: Top-level attributes the pydicom path reads (others, e.g. per-frame functional groups and
+#: RTSTRUCT contour data, are skipped by length; see ``dcmread(specific_tags=...)``).
+_SPECIFIC = [
+    *_KEYWORDS.values(), "SpecificCharacterSet", "SharedFunctionalGroupsSequence",
+    "ReferencedSeriesSequence", "SourceImageSequence", "SegmentSequence",
+    "ReferencedFrameOfReferenceSequence", "StructureSetROISequence", "DirectoryRecordSequence",
+]
+
+
 def _pydicom(path: str, rec: dict[str, Any]) -> tuple[dict[str, Any], bytes | None, int | None]:
     """Read with pydicom; fill ``rec`` (the fallback path).
 
@@ -333,12 +357,12 @@ def _pydicom(path: str, rec: dict[str, Any]) -> tuple[dict[str, Any], bytes | No
     stop: int | None = None
     try:
         with open(path, "rb") as fh:
-            ds = pydicom.dcmread(fh, stop_before_pixels=True)
+            ds = pydicom.dcmread(fh, stop_before_pixels=True, specific_tags=_SPECIFIC)
             stop = fh.tell()
             tail = fh.read(12)
     except InvalidDicomError:
         try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True, specific_tags=_SPECIFIC)
             _ = ds.get("SOPInstanceUID"), ds.get("SeriesInstanceUID")
         except Exception:
             return _error(rec, "not DICOM: no 'DICM' prefix and no readable data elements"), None, None
@@ -354,21 +378,8 @@ def _pydicom(path: str, rec: dict[str, Any]) -> tuple[dict[str, Any], bytes | No
         tail = stop = None
     rec["transfer_syntax"] = ts or (_EXPLICIT_LE if not ds.is_implicit_VR else _IMPLICIT_LE)
     raw: dict[str, Any] = {}
-    keywords = {
-        "sop_class_uid": "SOPClassUID", "sop_instance_uid": "SOPInstanceUID",
-        "study_date": "StudyDate", "modality": "Modality", "manufacturer": "Manufacturer",
-        "study_description": "StudyDescription", "series_description": "SeriesDescription",
-        "model": "ManufacturerModelName", "patient_id": "PatientID", "patient_sex": "PatientSex",
-        "patient_age": "PatientAge", "body_part": "BodyPartExamined",
-        "slice_thickness": "SliceThickness", "study_uid": "StudyInstanceUID",
-        "series_uid": "SeriesInstanceUID", "series_number": "SeriesNumber",
-        "instance_number": "InstanceNumber", "_position": "ImagePositionPatient",
-        "_orientation": "ImageOrientationPatient", "frame_of_reference_uid": "FrameOfReferenceUID",
-        "number_of_frames": "NumberOfFrames", "rows": "Rows", "columns": "Columns",
-        "_pixel_spacing": "PixelSpacing",
-    }
     try:
-        for key, kw in keywords.items():
+        for key, kw in _KEYWORDS.items():
             value = ds.get(kw)
             raw[key] = _as_text(value) if key.startswith("_") or key == "slice_thickness" else value
         # enhanced multi-frame: geometry in the shared functional groups
@@ -405,9 +416,10 @@ def _references(ds: Any, rec: dict[str, Any]) -> None:
         for item in ds.get("ReferencedSeriesSequence", []) or []:
             if item.get("SeriesInstanceUID"):
                 series.append(str(item.SeriesInstanceUID))
-            for inst in item.get("ReferencedInstanceSequence", []) or []:
-                if inst.get("ReferencedSOPInstanceUID"):
-                    instances.append(str(inst.ReferencedSOPInstanceUID))
+            else:  # instance references are parsed only when the series is not named
+                for inst in item.get("ReferencedInstanceSequence", []) or []:
+                    if inst.get("ReferencedSOPInstanceUID"):
+                        instances.append(str(inst.ReferencedSOPInstanceUID))
         if not series:
             for item in ds.get("SourceImageSequence", []) or []:
                 if item.get("ReferencedSOPInstanceUID"):
