@@ -122,3 +122,13 @@ def test_folder_with_rtstruct_loads_the_image(sts_root: Path, tmp_path: Path) ->
     vol = open_volume(tmp_path / "mixed")
     ref = open_volume(src / "image")
     np.testing.assert_array_equal(vol.values, ref.values)
+
+
+def test_large_series_are_lazy_by_default(sts_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from oncoatlas.imaging import volume
+
+    folder = sts_root / "STS_002" / "PET" / "image"
+    assert open_volume(folder).chunks is None
+    monkeypatch.setattr(volume, "LAZY_THRESHOLD_BYTES", 43 * 41 * 4 * 10)
+    lazy = open_volume(folder)
+    assert lazy.chunks is not None and lazy.chunks[0] == (1,) * lazy.shape[0]

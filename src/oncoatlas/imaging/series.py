@@ -102,9 +102,61 @@ def _tuple(value: Any, n: int) -> tuple[float, ...] | None:
     return out if len(out) == n and all(math.isfinite(v) for v in out) else None
 
 
+_TEXT_TAGS = {
+    kw: pydicom.tag.Tag(kw)
+    for kw in (
+        "ImagePositionPatient",
+        "ImageOrientationPatient",
+        "PixelSpacing",
+        "ImagerPixelSpacing",
+        "NominalScannedPixelSpacing",
+        "SliceThickness",
+        "RescaleSlope",
+        "RescaleIntercept",
+        "InstanceNumber",
+        "FrameOfReferenceUID",
+        "SeriesInstanceUID",
+        "Modality",
+        "NumberOfFrames",
+    )
+}
+
+
+def _text(ds: Dataset, kw: str) -> str | None:
+    """A text-VR attribute (DS, IS, UI, CS) straight from its raw bytes.
+
+    pydicom's value conversion (validated ``DSfloat`` objects) costs more than reading the
+    file for a series of small slices; these attributes are parsed here instead.
+    """
+    try:
+        elem = ds.get_item(_TEXT_TAGS[kw])
+    except KeyError:
+        return None
+    if elem is None:
+        return None
+    v = elem.value
+    if v is None:
+        return None
+    if isinstance(v, bytes):
+        text = v.decode("ascii", "replace").strip(" \x00")
+    elif isinstance(v, str):
+        text = v
+    else:
+        try:
+            text = "\\".join(str(x) for x in v)
+        except TypeError:
+            text = str(v)
+    return text or None
+
+
+def _floats(ds: Dataset, kw: str, n: int) -> tuple[float, ...] | None:
+    text = _text(ds, kw)
+    return None if text is None else _tuple(text.split("\\"), n)
+
+
 def _pixel_spacing(ds: Dataset) -> tuple[float, float]:
     for kw in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
-        ps = _tuple(ds.get(kw), 2)
+        ps = _floats(ds, kw, 2)
         if ps is not None and ps[0] > 0 and ps[1] > 0:
             return (ps[0], ps[1])
     return (1.0, 1.0)
@@ -112,7 +164,7 @@ def _pixel_spacing(ds: Dataset) -> tuple[float, float]:
 
 def _label(path: str, ds: Dataset, frame: int | None = None) -> str:
     name = Path(path).name
-    inst = _int(ds.get("InstanceNumber"))
+    inst = _int(_text(ds, "InstanceNumber"))
     if frame is not None:
         return f"{name} frame {frame + 1}"
     return f"{name} (instance {inst})" if inst is not None else name
@@ -120,25 +172,25 @@ def _label(path: str, ds: Dataset, frame: int | None = None) -> str:
 
 def _frames_of(path: str, ds: Dataset) -> list[Frame]:
     """Describe the frames of one dataset (single- or multi-frame)."""
-    nframes = _int(ds.get("NumberOfFrames")) or 1
-    for_uid = str(ds.get("FrameOfReferenceUID", "")) or None
+    nframes = _int(_text(ds, "NumberOfFrames")) or 1
+    for_uid = _text(ds, "FrameOfReferenceUID")
     if nframes == 1 and "PerFrameFunctionalGroupsSequence" not in ds:
         info = SliceInfo(
             label=_label(path, ds),
-            position=_tuple(ds.get("ImagePositionPatient"), 3),  # type: ignore[arg-type]
-            orientation=_tuple(ds.get("ImageOrientationPatient"), 6),  # type: ignore[arg-type]
+            position=_floats(ds, "ImagePositionPatient", 3),  # type: ignore[arg-type]
+            orientation=_floats(ds, "ImageOrientationPatient", 6),  # type: ignore[arg-type]
             pixel_spacing=_pixel_spacing(ds),
-            instance_number=_int(ds.get("InstanceNumber")),
+            instance_number=_int(_text(ds, "InstanceNumber")),
             frame_of_reference_uid=for_uid,
-            slice_thickness=_f(ds.get("SliceThickness")),
+            slice_thickness=_f(_text(ds, "SliceThickness")),
         )
         return [
             Frame(
                 path=path,
                 index=None,
                 info=info,
-                slope=_f(ds.get("RescaleSlope"), 1.0) or 1.0,
-                intercept=_f(ds.get("RescaleIntercept"), 0.0) or 0.0,
+                slope=_f(_text(ds, "RescaleSlope"), 1.0) or 1.0,
+                intercept=_f(_text(ds, "RescaleIntercept"), 0.0) or 0.0,
             )
         ]
     shared = ds.get("SharedFunctionalGroupsSequence")
@@ -338,7 +390,7 @@ def read_series(
         ds, err = _read(path, pixels)
         if ds is None:
             return path, None, err, None
-        mod = str(ds.get("Modality", ""))
+        mod = _text(ds, "Modality") or ""
         if mod in NON_IMAGE_MODALITIES:
             hint = "; open it with open_mask" if mod in ("SEG", "RTSTRUCT") else ""
             return path, None, f"skipped non-image object (Modality {mod}{hint})", None
@@ -369,7 +421,7 @@ def read_series(
         raise DicomReadError(f"no DICOM image found among {len(paths)} file(s) ({detail})")
     uids: dict[str, int] = {}
     for _, ds in datasets:
-        uid = str(ds.get("SeriesInstanceUID", ""))
+        uid = _text(ds, "SeriesInstanceUID") or ""
         uids[uid] = uids.get(uid, 0) + 1
     if len(uids) > 1:
         detail = ", ".join(f"{u or '<none>'} ({c} files)" for u, c in uids.items())
@@ -507,7 +559,7 @@ def decode_into(
     n = len(order)
     out = np.empty((n, series.rows, series.columns), dtype=np.float32)
     multi: dict[int, npt.NDArray[Any]] = {}
-    pending: list[tuple[int, Frame, Dataset]] = []
+    native_views: list[tuple[int, Frame, Dataset]] = []
     for k, i in enumerate(order):
         fr = series.frames[i]
         ds = datasets[owner[i]]
@@ -524,11 +576,8 @@ def decode_into(
             raw = arr[fr.index] if arr.ndim == 3 else arr
             _rescale_into(out[k], raw, fr, factor)
             continue
-        native = _native_view(ds)
-        if native is not None:
-            _rescale_into(out[k], native, fr, factor)
-        else:
-            pending.append((k, fr, ds))
+        native_views.append((k, fr, ds))
+    pending = _convert_native(out, native_views, factor)
     if not pending:
         return out
     nproc = workers if workers is not None else min(os.cpu_count() or 1, 16)
@@ -557,6 +606,36 @@ def decode_into(
     return out
 
 
+def _convert_native(
+    out: npt.NDArray[np.float32], items: list[tuple[int, Frame, Dataset]], factor: float
+) -> list[tuple[int, Frame, Dataset]]:
+    """Rescale uncompressed frames into ``out`` (threads: numpy releases the GIL).
+
+    Returns the items that are not uncompressed little-endian and need a decoder.
+    """
+    rest: list[tuple[int, Frame, Dataset]] = []
+
+    def run(chunk: list[tuple[int, Frame, Dataset]]) -> list[tuple[int, Frame, Dataset]]:
+        left = []
+        for k, fr, ds in chunk:
+            native = _native_view(ds)
+            if native is None:
+                left.append((k, fr, ds))
+            else:
+                _rescale_into(out[k], native, fr, factor)
+        return left
+
+    nthreads = min(os.cpu_count() or 1, 8)
+    if len(items) < 16 or nthreads == 1:
+        return run(items)
+    chunks = [items[i::nthreads] for i in range(nthreads)]
+    with ThreadPoolExecutor(nthreads) as pool:
+        for left in pool.map(run, chunks):
+            rest.extend(left)
+    rest.sort(key=lambda item: item[0])
+    return rest
+
+
 def _check_frame(raw: npt.NDArray[Any], fr: Frame) -> None:
     if raw.ndim != 2:
         raise DicomReadError(
@@ -568,12 +647,15 @@ def _rescale_into(
     dst: npt.NDArray[np.float32], raw: npt.NDArray[Any], fr: Frame, factor: float
 ) -> None:
     _check_frame(raw, fr)
-    dst[...] = raw
     s, i = fr.slope * factor, fr.intercept * factor
     if s != 1.0:
-        dst *= np.float32(s)
-    if i != 0.0:
-        dst += np.float32(i)
+        np.multiply(raw, np.float32(s), out=dst, casting="unsafe")
+        if i != 0.0:
+            dst += np.float32(i)
+    elif i != 0.0:
+        np.add(raw, np.float32(i), out=dst, casting="unsafe")
+    else:
+        dst[...] = raw
 
 
 def _parse_time(value: Any) -> float | None:

@@ -285,11 +285,7 @@ def open_volume(
 
         return read_nifti(paths[0])
     if lazy is None:
-        total = 0
-        for p in paths:
-            with contextlib.suppress(OSError):
-                total += os.path.getsize(p)
-        lazy = total > LAZY_THRESHOLD_BYTES
+        lazy = _estimated_bytes(paths) > LAZY_THRESHOLD_BYTES
     series = read_series(paths, pixels=not lazy)
     return _volume_from_series(
         series,
@@ -301,6 +297,25 @@ def open_volume(
             path_or_uid if not isinstance(path_or_uid, list | tuple) else Path(paths[0]).parent
         ),
     )
+
+
+def _estimated_bytes(paths: Sequence[str]) -> int:
+    """Size of the float32 volume, estimated from the first readable header (or file sizes)."""
+    import pydicom
+
+    on_disk = 0
+    for p in paths:
+        with contextlib.suppress(OSError):
+            on_disk += os.path.getsize(p)
+    for p in paths[:3]:
+        try:
+            ds = pydicom.dcmread(p, stop_before_pixels=True)
+            rows, cols = int(ds.Rows), int(ds.Columns)
+            frames = int(ds.get("NumberOfFrames") or 1)
+        except Exception:  # noqa: S112 - not an image header: try the next file
+            continue
+        return max(on_disk, rows * cols * frames * 4 * len(paths))
+    return on_disk
 
 
 def _attrs_of(series: SeriesFrames, geometry: Geometry) -> tuple[dict[str, Any], float]:
