@@ -488,7 +488,9 @@ def create_app(
             raise _error(501, "radiomics jobs are not available on this node: oncoatlas.radiomics.extract is not installed yet")
         grants = {ds: principal.granularity(ds, state.ceiling(ds)) for ds in state.dataset_ids()}
         if all(g < Granularity.COUNT for g in grants.values()):
-            raise _error(403, f"{principal.id!r} has no 'count' grant on any dataset of node {state.node}")
+            if not principal.authenticated:
+                raise _error(401, f"node {state.node} runs jobs only with a bearer token", {"WWW-Authenticate": "Bearer"})
+            raise _error(403, f"token {principal.id!r} has no 'count' grant on any dataset of node {state.node}")
         charge(principal)
         from oncoatlas.federation.jobs import run_radiomics_job
         from oncoatlas.radiomics.settings import load_settings, presets
