@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -9,11 +10,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+from oncoatlas.cli import main
+
 from .conftest import write_series
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "oncoatlas", *args], capture_output=True, text=True)
+    """Run ``oncoatlas ARGS`` in this process through the real entry point."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def test_index_query_clinical(tmp_path: Path) -> None:

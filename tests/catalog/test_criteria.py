@@ -110,7 +110,7 @@ def _patients(cat: Catalog, spec: dict) -> set[tuple[str, str]]:
     return set(map(tuple, cat.records(spec)[["node", "patient_id"]].to_numpy()))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(include=_specs, exclude=_specs)
 def test_filter_properties(scale_cat: Catalog, include: dict, exclude: dict) -> None:
     base = _patients(scale_cat, {"include": include})

@@ -16,7 +16,7 @@ from oncoatlas.catalog.schema import CLINICAL_FIELDS, FieldKind
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["COLUMNS", "PUBLIC_TABLES", "SCHEMAS", "VIEWS", "empty_table"]
+__all__ = ["COLUMNS", "PUBLIC_TABLES", "SCHEMAS", "VIEWS", "empty_table", "views_markdown"]
 
 # Column types by name; Arrow schemas are built on first use so that importing the catalog
 # (``oncoatlas query``) does not import pyarrow.
@@ -209,3 +209,14 @@ def __getattr__(name: str) -> Any:
             _FILES.append(_files_schema())
         return _FILES[0]
     raise AttributeError(name)
+
+
+def views_markdown() -> str:
+    """The views' column documentation as Markdown tables (for the README and docs)."""
+    parts = []
+    for view in PUBLIC_TABLES:
+        parts.append(f"### `{view}`\n\n| column | type | description |\n|---|---|---|\n")
+        for column, kind, doc in _COLUMNS[view]:
+            parts.append(f"| `{column}` | {kind} | {doc} |\n")
+        parts.append("\n")
+    return "".join(parts)
