@@ -31,6 +31,42 @@ def tree_digest(root: Path) -> dict[str, str]:
     return out
 
 
+def write_seg(series: Path, target: Path) -> None:
+    """A DICOM SEG (highdicom) with one box segment over the CT series in ``series``."""
+    import highdicom as hd
+    import numpy as np
+    import pydicom
+    from pydicom.sr.codedict import codes
+
+    images = [pydicom.dcmread(p) for p in sorted(series.glob("*.dcm"))]
+    images.sort(key=lambda d: float(d.ImagePositionPatient[2]))
+    mask = np.zeros((len(images), images[0].Rows, images[0].Columns), dtype=bool)
+    mask[len(images) // 3 : len(images) // 2, 40:80, 50:90] = True
+    segment = hd.seg.SegmentDescription(
+        segment_number=1,
+        segment_label="tumour box",
+        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Neoplasm,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+    )
+    seg = hd.seg.Segmentation(
+        source_images=images,
+        pixel_array=mask,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=[segment],
+        series_instance_uid=hd.UID(),
+        series_number=99,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="oncoatlas tests",
+        manufacturer_model_name="deid",
+        software_versions="1",
+        device_serial_number="SN-TEST-42",
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    seg.save_as(target)
+
+
 @dataclass
 class StsRun:
     out: Path
@@ -74,5 +110,6 @@ def sts_longitudinal(tmp_path_factory: pytest.TempPathFactory) -> StsRun:
     import shutil
 
     shutil.copytree(STS / "STS_001", src / "STS_001")
+    write_seg(src / "STS_001" / "CT" / "image", src / "STS_001" / "CT" / "seg" / "SEG.dcm")
     report = deidentify_folder(src, out, KEY, options, workers=1)
     return StsRun(out, report, {}, {}, options)

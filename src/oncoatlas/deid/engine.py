@@ -66,6 +66,8 @@ _FILE_META_REMOVE = (
     "PrivateInformation",
 )
 _MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
+_DUMMY_LEAF_VRS = (TEXT_VRS - {"CS", "AE"}) | {"DA", "DT", "TM"}
+_CLEAN_LEAF_VRS = TEXT_VRS - {"CS", "AE", "PN"}
 _IDENTIFYING_TAGS = tuple((kw, int(tag_for_keyword(kw) or 0)) for kw in IDENTIFYING_KEYWORDS)
 _DEFER_BYTES = 1 << 20  # values larger than this (pixel data) are read only when written
 
@@ -284,7 +286,13 @@ class Deidentifier:
         ds[0x00120064] = _elem(0x00120064, "SQ", Sequence(items))
         ds[0x00280303] = _elem(0x00280303, "CS", self._longitudinal)
 
-    def _walk(self, ds: Dataset, ctx: _Context) -> None:
+    def _walk(self, ds: Dataset, ctx: _Context, mode: str = "") -> None:
+        """De-identify the elements of ``ds``.
+
+        ``mode`` is set inside sequences whose action is D (``"dummy"``: every text, name,
+        date or time the table does not address gets a dummy value, so an item keeps its
+        structure but not its content) or C (``"clean"``: such text is cleaned).
+        """
         private_kept_creators: set[int] = set()
         private_seen = False
         for btag in list(ds.keys()):
@@ -307,9 +315,14 @@ class Deidentifier:
             action = self.profile.lookup(tag)
             if action is None:
                 action = self._generic(tag, group, vr)
-                if action is None:
-                    continue
-            self._apply(ds, btag, tag, elem, vr, action, ctx)
+                if action is None or (action is Action.KEEP and vr != "SQ"):
+                    if mode == "dummy" and vr in _DUMMY_LEAF_VRS:
+                        action = Action.DUMMY
+                    elif mode == "clean" and vr in _CLEAN_LEAF_VRS:
+                        action = Action.CLEAN
+                    else:
+                        continue
+            self._apply(ds, btag, tag, elem, vr, action, ctx, mode)
         if private_seen:
             for btag in list(ds.keys()):
                 tag = int(btag)
@@ -349,13 +362,21 @@ class Deidentifier:
             return Action.KEEP
         return None
 
-    def _recurse(self, ds: Dataset, btag: Any, ctx: _Context) -> None:
+    def _recurse(self, ds: Dataset, btag: Any, ctx: _Context, mode: str) -> None:
         seq = ds[btag].value
         for item in seq or ():
-            self._walk(item, ctx)
+            self._walk(item, ctx, mode)
 
     def _apply(
-        self, ds: Dataset, btag: Any, tag: int, elem: Any, vr: str, action: Action, ctx: _Context
+        self,
+        ds: Dataset,
+        btag: Any,
+        tag: int,
+        elem: Any,
+        vr: str,
+        action: Action,
+        ctx: _Context,
+        mode: str = "",
     ) -> None:
         if action is Action.REMOVE:
             del ds[btag]
@@ -363,8 +384,12 @@ class Deidentifier:
         if vr == "SQ":
             if action is Action.ZERO:
                 ds[btag] = _elem(btag, "SQ", Sequence())
-            else:  # K, C, D, U on a sequence: keep it and de-identify its items
-                self._recurse(ds, btag, ctx)
+            elif action is Action.DUMMY:  # keep the items' structure, not their content
+                self._recurse(ds, btag, ctx, "dummy")
+            elif action is Action.CLEAN:
+                self._recurse(ds, btag, ctx, "dummy" if mode == "dummy" else "clean")
+            else:  # K or U on a sequence: keep it and de-identify its items
+                self._recurse(ds, btag, ctx, mode)
             return
         if action is Action.KEEP:
             return
