@@ -57,3 +57,18 @@ def test_feature_map_is_aligned_xarray() -> None:
 def test_unknown_feature_message() -> None:
     with pytest.raises(SettingsError, match="unknown GLCM feature 'contrst'"):
         glcm_map(np.ones((3, 3, 3), int), 1, "contrst")
+
+
+def test_sparse_glcm_features_equal_dense() -> None:
+    from oncoatlas.radiomics.glcm import FEATURES, glcm_matrix_features, sparse_glcm_features
+
+    rng = np.random.default_rng(11)
+    ng, b = 6, 40
+    m = rng.integers(0, 3, (b, ng, ng)) * (rng.random((b, ng, ng)) < 0.3)
+    m = (m + m.transpose(0, 2, 1)).astype(float)
+    m[5] = 0
+    r, i, j = np.nonzero(m)
+    sparse = sparse_glcm_features(r, i + 1, j + 1, m[r, i, j], b, ng)
+    dense = glcm_matrix_features(m)
+    for name in FEATURES:
+        assert np.allclose(sparse[name], dense[name], equal_nan=True), name

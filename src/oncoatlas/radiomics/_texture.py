@@ -113,7 +113,7 @@ def _group_sum(keys: IntArray, weights: FloatArray | None) -> tuple[IntArray, Fl
     if keys.size == 0:
         return keys.astype(np.int64), np.zeros(0)
     top = int(keys.max()) + 1
-    if top <= max(4 * keys.size, 1 << 20):
+    if top <= max(8 * keys.size, 1 << 22):
         dense = np.bincount(keys, weights=weights, minlength=top)
         occupied = dense > 0 if weights is None else np.bincount(keys, minlength=top) > 0
         uk = np.nonzero(occupied)[0]

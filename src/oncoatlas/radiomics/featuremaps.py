@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from oncoatlas.radiomics._texture import DIRECTIONS_3D
+from oncoatlas.radiomics._texture import DIRECTIONS_3D, _group_sum
 from oncoatlas.radiomics.extract import load_image_mask, to_array
-from oncoatlas.radiomics.glcm import FEATURES, glcm_matrix_features
+from oncoatlas.radiomics.glcm import FEATURES, sparse_glcm_features
 from oncoatlas.radiomics.preprocess import discretise
 from oncoatlas.radiomics.settings import Settings, SettingsError, load_settings
 
@@ -142,30 +142,25 @@ def _linear_map(q: IntArray, ng: int, feature: str, radius: int, aggregation: st
 
 
 def _general_map(
-    q: IntArray, ng: int, feature: str, radius: int, aggregation: str, chunk: int = 256
+    q: IntArray, ng: int, feature: str, radius: int, aggregation: str, chunk: int = 4096
 ) -> FloatArray:
+    """Any GLCM feature: per-voxel sparse matrices from gathered window pairs."""
     r = radius
     qp = np.pad(q, r + 1)
     centres = np.argwhere(q > 0) + (r + 1)
     out = np.full(q.shape, np.nan)
     nd = len(DIRECTIONS_3D)
+    comb = aggregation == "3D_comb"
     plan = []
     for k, d in enumerate(DIRECTIONS_3D):
         lo, hi = _window(d, r)
-        offs = np.array(
-            [
-                (z, y, x)
-                for z in range(lo[0], hi[0] + 1)
-                for y in range(lo[1], hi[1] + 1)
-                for x in range(lo[2], hi[2] + 1)
-            ]
-        )
-        plan.append((k, np.asarray(d), offs))
+        grid = np.mgrid[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1, lo[2] : hi[2] + 1]
+        plan.append((k, np.asarray(d), grid.reshape(3, -1).T))
     for s in range(0, len(centres), chunk):
         c = centres[s : s + chunk]
         m = len(c)
-        counts = np.zeros(m * nd * ng * ng)
         vi = np.arange(m)
+        keys = []
         for k, dv, offs in plan:
             p = c[:, None, :] + offs[None, :, :]
             a = qp[p[..., 0], p[..., 1], p[..., 2]]
@@ -174,16 +169,20 @@ def _general_map(
             ok = (a > 0) & (b > 0)
             vv = np.broadcast_to(vi[:, None], ok.shape)[ok]
             aa, bb = a[ok] - 1, b[ok] - 1
-            base = (vv * nd + k) * ng
-            counts += np.bincount((base + aa) * ng + bb, minlength=counts.size)
-            counts += np.bincount((base + bb) * ng + aa, minlength=counts.size)
-        mats = counts.reshape(m, nd, ng, ng)
-        if aggregation == "3D_comb":
-            vals = glcm_matrix_features(mats.sum(axis=1))[feature]
-        else:
-            per = glcm_matrix_features(mats.reshape(m * nd, ng, ng))[feature].reshape(m, nd)
+            row = vv if comb else vv * nd + k
+            keys.append((row * ng + aa) * ng + bb)
+            keys.append((row * ng + bb) * ng + aa)
+        uk, cnt = _group_sum(np.concatenate(keys), None)
+        rows = uk // (ng * ng)
+        ai = (uk // ng) % ng + 1
+        bi = uk % ng + 1
+        n_rows = m if comb else m * nd
+        vals = sparse_glcm_features(rows, ai, bi, cnt, n_rows, ng, [feature])[feature]
+        if not comb:
+            per = vals.reshape(m, nd)
             with np.errstate(invalid="ignore"):
-                vals = np.nanmean(np.where(np.isfinite(per), per, np.nan), axis=1)
+                cnt_ok = np.isfinite(per).sum(axis=1)
+                vals = np.where(cnt_ok > 0, np.nansum(per, axis=1) / np.maximum(cnt_ok, 1), np.nan)
         cc = c - (r + 1)
         out[cc[:, 0], cc[:, 1], cc[:, 2]] = vals
     return out
