@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
+import oncoatlas.imaging.accessor  # noqa: F401 - importing it registers the da.oncoatlas accessor
 from oncoatlas.errors import (
     CatalogError,
     SeriesGeometryError,
