@@ -135,6 +135,8 @@ def test_incremental_reindex(tmp_path: Path) -> None:
     n = dict(cat.sql("SELECT patient_id, n_instances FROM series").itertuples(index=False))
     assert n == {"A": 3, "B": 2, "C": 2}
     assert "changed" in set(cat.sql("SELECT series_description FROM series")["series_description"])
+    # a node folder opens on its own too
+    assert Catalog.open(root / "n").snapshot_id() == third["snapshot_id"]
 
 
 def test_bad_files_never_abort(tmp_path: Path) -> None:
@@ -202,3 +204,14 @@ def test_dicomdir_source(tmp_path: Path) -> None:
     assert result["instances"] > 0
     cat = Catalog.open(tmp_path / "cat")
     assert cat.sql("SELECT count(*) AS n FROM errors WHERE reason LIKE 'DICOMDIR%'")["n"][0] == 1
+
+
+def test_index_on_dask_scheduler(tmp_path: Path) -> None:
+    from dask.distributed import LocalCluster
+
+    src = tmp_path / "src"
+    write_series(src / "a", [0, 1, 2, 3], patient="A")
+    (src / "junk.bin").write_bytes(b"\x00" * 10)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        result = index_node([src], tmp_path / "cat", "n", scheduler=cluster.scheduler_address, progress=False)
+    assert result["instances"] == 4 and result["errors"] == 1
