@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,10 +48,16 @@ class Catalog:
     def __init__(self, root: Path, folders: dict[str, Path], *, threads: int | None = None) -> None:
         self.root = root
         self.folders = folders
-        self.con = duckdb.connect(":memory:")
+        self._con = duckdb.connect(":memory:")
         if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
-        self._create_views()
+            self._con.execute(f"SET threads = {int(threads)}")
+        self._views: set[str] = set()
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection, with every view created (for direct use)."""
+        self._ensure_views(None)
+        return self._con
 
     # -- construction -----------------------------------------------------------------
     @classmethod
@@ -102,25 +109,34 @@ class Catalog:
         index_node(srcs, catalog, node, workers=workers, scheduler=scheduler, progress=progress)
         return cls.open(catalog)
 
-    def _create_views(self) -> None:
+    def _ensure_views(self, query: str | None) -> None:
+        """Create the views ``query`` names (all when None); binding a view reads file footers."""
         for table in PUBLIC_TABLES:
-            files = [self.folders[n] / f"{table}.parquet" for n in sorted(self.folders)]
-            files = [f for f in files if f.exists()]
-            if files:
-                listing = "[" + ", ".join(_sql_str(str(f)) for f in files) + "]"
-                self.con.execute(
-                    f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet("  # noqa: S608 - only schema names and ? placeholders are interpolated; values are parameters
-                    f"{listing}, union_by_name = true, hive_partitioning = false)"
-                )
-            else:
-                cols = ", ".join(
-                    f'CAST(NULL AS {_DUCK_TYPES[t]}) AS "{c}"' for c, t, _ in COLUMNS[table]
-                )
-                self.con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {cols} WHERE FALSE")
+            if table in self._views:
+                continue
+            if query is not None and not re.search(rf"\b{table}\b", query, re.IGNORECASE):
+                continue
+            self._create_view(table)
+            self._views.add(table)
+
+    def _create_view(self, table: str) -> None:
+        files = [self.folders[n] / f"{table}.parquet" for n in sorted(self.folders)]
+        files = [f for f in files if f.exists()]
+        if files:
+            listing = "[" + ", ".join(_sql_str(str(f)) for f in files) + "]"
+            self._con.execute(
+                f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet("  # noqa: S608 - only schema names and ? placeholders are interpolated; values are parameters
+                f"{listing}, union_by_name = true, hive_partitioning = false)"
+            )
+        else:
+            cols = ", ".join(
+                f'CAST(NULL AS {_DUCK_TYPES[t]}) AS "{c}"' for c, t, _ in COLUMNS[table]
+            )
+            self._con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {cols} WHERE FALSE")
 
     def close(self) -> None:
         """Close the DuckDB connection."""
-        self.con.close()
+        self._con.close()
 
     def __enter__(self) -> Catalog:
         return self
@@ -140,7 +156,8 @@ class Catalog:
     def arrow(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
         """Run SQL and return a :class:`pyarrow.Table`."""
         try:
-            rel = self.con.sql(query, params=params) if params else self.con.sql(query)
+            self._ensure_views(query)
+            rel = self._con.sql(query, params=params) if params else self._con.sql(query)
             if rel is None:  # a statement without a result (CREATE, SET …)
                 import pyarrow as pa
 
@@ -157,7 +174,8 @@ class Catalog:
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run SQL and return ``(column names, rows as tuples)`` (no pandas, no pyarrow)."""
         try:
-            rel = self.con.sql(query, params=params) if params else self.con.sql(query)
+            self._ensure_views(query)
+            rel = self._con.sql(query, params=params) if params else self._con.sql(query)
             if rel is None:
                 return [], []
             return list(rel.columns), rel.fetchall()
