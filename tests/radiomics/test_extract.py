@@ -86,3 +86,27 @@ def test_texture_is_invariant_to_flips(q: np.ndarray, axis: int) -> None:
     a, b = all_features(q), all_features(flipped)
     bad = [k for k in a if not np.isclose(a[k], b[k], rtol=1e-9, atol=1e-12, equal_nan=True)]
     assert bad == []
+
+
+@pytest.mark.parametrize(
+    "roi",
+    [
+        (slice(2, 3), slice(3, 4), slice(3, 4)),  # one voxel
+        (slice(2, 3), slice(1, 6), slice(1, 7)),  # one slice
+        (slice(1, 5), slice(3, 4), slice(3, 4)),  # a line across slices
+    ],
+)
+def test_degenerate_rois_give_nan_not_errors(roi: tuple[slice, ...]) -> None:
+    import warnings
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(1, 50, (6, 8, 8)).astype(float)
+    mask = np.zeros(img.shape, bool)
+    mask[roi] = True
+    s = {"discretisation": "fbn", "bin_number": 8}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = extract(img, mask, settings=s, spacing=(2, 1, 1))
+    full = extract(img, np.ones(img.shape, bool), settings=s, spacing=(2, 1, 1))
+    assert f.keys() == full.keys()
+    assert f["stat_mean"] == pytest.approx(img[mask].mean())

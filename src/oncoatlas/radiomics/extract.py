@@ -203,7 +203,12 @@ def extract_arrays(
 
 
 def features_of(prep: Prepared, s: Settings) -> dict[str, float]:
-    """Compute the families of ``s`` on a prepared ROI."""
+    """Compute the families of ``s`` on a prepared ROI (undefined features are NaN)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _features_of(prep, s)
+
+
+def _features_of(prep: Prepared, s: Settings) -> dict[str, float]:
     fam = set(s.families)
     out: dict[str, float] = {}
     img, imask, sp = prep.image, prep.int_mask, prep.spacing
