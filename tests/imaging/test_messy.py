@@ -146,3 +146,16 @@ def test_lazy_resampling_matches_eager(tmp_path: Path) -> None:
         lazy = open_volume(tmp_path / "s", lazy=True)
     assert lazy.chunks is not None
     np.testing.assert_allclose(lazy.values, eager.values)
+
+
+def test_kept_irregular_volume_refuses_affine_only_operations(tmp_path: Path) -> None:
+    from oncoatlas.imaging import resample_to, write_nifti
+
+    write_series(tmp_path / "s", _z([0.0, 2.0, 4.0, 8.0]))
+    with pytest.warns(SeriesGeometryWarning):
+        kept = open_volume(tmp_path / "s", irregular="keep")
+    with pytest.raises(ValueError, match="NIfTI needs a regular grid"):
+        write_nifti(kept, tmp_path / "k.nii.gz")
+    with pytest.raises(ValueError, match="open it with irregular='resample' first"):
+        resample_to(kept, kept)
+    assert not (tmp_path / "k.nii.gz").exists()

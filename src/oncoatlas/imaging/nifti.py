@@ -78,6 +78,11 @@ def write_nifti(
         raise ValueError("the DataArray has no 'affine' attr; open it with open_volume/open_mask")
     if volume.dims != ("z", "y", "x"):
         raise ValueError(f"expected dims ('z', 'y', 'x'), got {volume.dims}")
+    if volume.attrs.get("regular") is False:
+        raise ValueError(
+            "the volume keeps its acquired, non-uniform slices (irregular='keep'); NIfTI needs a "
+            "regular grid: open it with irregular='resample' (the default) to export it"
+        )
     aff_lps = np.asarray(volume.attrs["affine"], dtype=np.float64)
     aff_ras = LPS_TO_RAS @ aff_lps
     data = np.asarray(volume.data)

@@ -52,6 +52,12 @@ def resample_to(
     """
     from scipy import ndimage
 
+    for name, da in (("image", image), ("like", like)):
+        if da.attrs.get("regular") is False:
+            raise ValueError(
+                f"{name} keeps its acquired, non-uniform slices (irregular='keep'), so its affine "
+                "does not locate every slice; open it with irregular='resample' first"
+            )
     src = np.asarray(image.data)
     if order is None:
         order = 1 if np.issubdtype(src.dtype, np.floating) else 0
