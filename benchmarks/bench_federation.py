@@ -76,6 +76,15 @@ def specs(n: int) -> list[dict[str, Any]]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc), 0 where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def percentile(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, round(q / 100 * (len(xs) - 1)))]
@@ -153,6 +162,8 @@ def main() -> None:
 
             latencies: list[float] = []
             errors = 0
+            cpu_nodes0 = sum(cpu_seconds(p.pid) for p in procs)
+            cpu_client0 = sum(os.times()[:2])
             t_all = time.perf_counter()
             with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
                 for r in range(args.rounds):
@@ -161,6 +172,8 @@ def main() -> None:
                         latencies.append(lat)
                         errors += err
             wall = time.perf_counter() - t_all
+            cpu_nodes = sum(cpu_seconds(p.pid) for p in procs) - cpu_nodes0
+            cpu_client = sum(os.times()[:2]) - cpu_client0
             fed.close()
         finally:
             for p in procs:
@@ -180,6 +193,9 @@ def main() -> None:
           f"mean {statistics.fmean(ms):.0f} ms  (target p95 < 300 ms: {'met' if p95 < 300 else 'NOT met'})")
     print(f"throughput {len(ms) / wall:.1f} searches/s ({len(ms) * len(configs) / wall:.0f} node requests/s)")
     print(f"errors (failed node answers): {errors}")
+    n_req = len(ms) * len(configs)
+    print(f"CPU: nodes {cpu_nodes / n_req * 1000:.1f} ms per node request, client {cpu_client / len(ms) * 1000:.1f} ms "
+          f"per search; load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"ratio p95 / baseline: {p95 / base_ms:.1f}x;  "
           f"throughput vs baseline sequential ({1000 / base_ms:.1f}/s): {len(ms) / wall / (1000 / base_ms):.2f}x")
 

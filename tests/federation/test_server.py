@@ -167,3 +167,26 @@ def test_audit_log_records_every_request_without_tokens(alpha_server: ServerThre
     assert ("stingy", "/search", 429) in seen or ("stingy", "/search", 200) in seen
     assert all(e["spec_hash"] is None or len(e["spec_hash"]) == 64 for e in entries)
     assert not any(e["endpoint"] == "/health" for e in entries)
+
+
+def test_server_follows_a_reindexed_catalog(nodes_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from oncoatlas.catalog.index import index_node
+    from oncoatlas.federation.server import create_app
+
+    from .conftest import _write_dicom
+
+    node = tmp_path / "beta"
+    shutil.copytree(nodes_dir / "beta", node)
+    app = create_app(node / "catalog", node / "policy.yaml", None)
+    app.state.node.refresh_interval = 0.0
+    with ServerThread(app) as server:
+        first = httpx.post(f"{server.url}/search", json={"spec": ALL}, headers=auth("analyst")).json()
+        assert by_dataset(first)["beta-prostate"]["patients"] == 15
+        _write_dicom(node / "dicom" / "P999" / "s0.dcm", "P999", "M", "1.2.3.999", "1.2.3.999.1", "1.2.3.999.1.1",
+                     "MR", "PROSTATE")
+        index_node([node / "dicom"], node / "catalog", "beta", workers=1, progress=False)
+        second = httpx.post(f"{server.url}/search", json={"spec": ALL}, headers=auth("analyst")).json()
+    assert by_dataset(second)["beta-prostate"]["patients"] == 16
+    assert second["snapshot_id"] != first["snapshot_id"]

@@ -24,6 +24,7 @@ import importlib
 import importlib.util
 import logging
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Literal
@@ -171,14 +172,39 @@ class NodeState:
         self.catalog = Catalog.open(catalog_dir, threads=threads)
         self.audit = AuditLog(audit_path) if audit_path is not None else None
         self.budgets = BudgetTracker(dict(self.audit.usage()) if self.audit else None)
-        self.datasets = [dict(d) for d in self.catalog.datasets()]
-        self.modalities = answers.node_modalities(self.catalog)
         self._cache: OrderedDict[tuple[str, str], dict[str, answers.DatasetCounts]] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._checked = 0.0
+        self.refresh_interval = 1.0
+        self.snapshot_id: str | None = None
+        self.datasets: list[dict[str, Any]] = []
+        self.modalities: list[str] = []
+        self.refresh(force=True)
+
+    def _read_snapshot(self) -> str | None:
         try:
-            self.snapshot_id: str | None = str(self.catalog.snapshot_id())
-        except Exception:  # informative only
-            self.snapshot_id = None
+            return str(self.catalog.snapshot_id())
+        except Exception:  # a missing snapshot.json: the answers still work, without an id
+            return None
+
+    def refresh(self, force: bool = False) -> None:
+        """Follow a re-indexed catalog: when its snapshot id changed (checked at most every
+        ``refresh_interval`` seconds), reload dataset descriptions and modality categories and drop cached answers."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.refresh_interval:
+            return
+        self._checked = now
+        snapshot = self._read_snapshot()
+        if not force and snapshot == self.snapshot_id:
+            return
+        with answers._QUERY_LOCK:
+            datasets = [dict(d) for d in self.catalog.datasets()]
+            modalities = answers.node_modalities(self.catalog)
+        with self._cache_lock:
+            self.datasets, self.modalities, self.snapshot_id = datasets, modalities, snapshot
+            self._cache.clear()
+        if not force:
+            logger.info("node %s: catalog changed, snapshot %s", self.node, snapshot)
 
     @property
     def node(self) -> str:
@@ -229,9 +255,8 @@ def _compile(spec: dict[str, Any]) -> Any:
         raise CriteriaError(f"invalid cohort spec: {exc}") from exc
 
 
-def _bearer(request: Request) -> tuple[str | None, bool]:
-    """The bearer token of a request and whether the Authorization header was well formed."""
-    header = request.headers.get("authorization")
+def _bearer(header: str | None) -> tuple[str | None, bool]:
+    """The bearer token of an Authorization header and whether the header was well formed."""
     if header is None:
         return None, True
     scheme, _, value = header.partition(" ")
@@ -246,6 +271,70 @@ def _spec_dict(spec: SpecModel) -> dict[str, Any]:
 
 def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> HTTPException:
     return HTTPException(status_code=status, detail=detail, headers=headers)
+
+
+class _AuditMiddleware:
+    """Pure ASGI middleware: authenticate once, and audit every request before it is answered.
+
+    The principal (or the reason a token was refused) goes into the request state for the
+    endpoints; the audit entry is written when the response starts, so that no answer leaves
+    the node before its log line exists. The token itself is never stored or logged.
+    """
+
+    def __init__(self, app: Any, state: NodeState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = None
+        for key, value in scope.get("headers", ()):
+            if key == b"authorization":
+                header = value.decode("latin-1")
+                break
+        token, well_formed = _bearer(header)
+        principal = self.state.policy.authenticate(token) if well_formed else None
+        del token
+        info = scope.setdefault("state", {})
+        info["principal"] = principal
+        info["token_error"] = None if principal is not None else (
+            "malformed Authorization header; send 'Authorization: Bearer <token>'" if not well_formed
+            else "unknown or revoked token"
+        )
+        info.update(spec_hash=None, granularity=None, result_size=0)
+        path = scope.get("path", "")
+        audited = self.state.audit is not None and path not in _UNAUDITED
+        done = False
+
+        async def write(status: int) -> None:
+            nonlocal done
+            if done or not audited or self.state.audit is None:
+                return
+            done = True
+            await run_in_threadpool(
+                self.state.audit.append,
+                token_id=principal.id if principal is not None else "invalid-token",
+                endpoint=path,
+                method=scope.get("method", ""),
+                spec_hash=info.get("spec_hash"),
+                granularity=info.get("granularity"),
+                result_size=int(info.get("result_size") or 0),
+                status=status,
+            )
+
+        async def send_audited(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                await write(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_audited)
+        except Exception:
+            logger.exception("request to %s failed", path)
+            await write(500)
+            raise
 
 
 # --- app -------------------------------------------------------------------------------------
@@ -295,38 +384,7 @@ def create_app(
     app.state.node = state
 
     # -- authentication, audit ----------------------------------------------------------
-    @app.middleware("http")
-    async def audit_and_authenticate(request: Request, call_next: Any) -> Any:
-        token, well_formed = _bearer(request)
-        principal = state.policy.authenticate(token) if well_formed else None
-        request.state.principal = principal
-        request.state.token_error = (
-            None if principal is not None else ("malformed Authorization header; send 'Authorization: Bearer <token>'"
-                                                 if not well_formed else "unknown or revoked token")
-        )
-        request.state.spec_hash = None
-        request.state.granularity = None
-        request.state.result_size = 0
-        try:
-            response = await call_next(request)
-            status = response.status_code
-        except Exception:
-            logger.exception("request to %s failed", request.url.path)
-            response = JSONResponse({"detail": "internal error; see the node's log"}, status_code=500)
-            status = 500
-        if state.audit is not None and request.url.path not in _UNAUDITED:
-            token_id = principal.id if principal is not None else "invalid-token"
-            await run_in_threadpool(
-                state.audit.append,
-                token_id=token_id,
-                endpoint=request.url.path,
-                method=request.method,
-                spec_hash=request.state.spec_hash,
-                granularity=request.state.granularity,
-                result_size=int(request.state.result_size),
-                status=status,
-            )
-        return response
+    app.add_middleware(_AuditMiddleware, state=state)
 
     def principal_for(request: Request, required: bool) -> Principal:
         principal: Principal | None = request.state.principal
@@ -367,10 +425,12 @@ def create_app(
     # -- endpoints ----------------------------------------------------------------------
     @app.get("/health", response_model=HealthResponse, summary="Liveness and catalog snapshot.")
     def health() -> HealthResponse:
+        state.refresh()
         return HealthResponse(status="ok", node=state.node, snapshot_id=state.snapshot_id, datasets=len(state.datasets))
 
     @app.get("/datasets", summary="Public dataset catalogue with coarse counts.")
     def datasets(request: Request) -> dict[str, Any]:
+        state.refresh()
         k = state.policy.threshold
         out = []
         for d in state.datasets:
@@ -387,6 +447,7 @@ def create_app(
 
     @app.post("/search", response_model=SearchResponse, summary="Privacy-protected counts of a cohort spec.")
     def search(body: SearchRequest, request: Request) -> SearchResponse:
+        state.refresh()
         spec = _spec_dict(body.spec)
         request.state.spec_hash = spec_hash(spec)
         principal = principal_for(request, required=False)
@@ -444,6 +505,7 @@ def create_app(
     def records(body: RecordsRequest, request: Request) -> RecordsResponse:
         import json
 
+        state.refresh()
         spec = _spec_dict(body.spec)
         request.state.spec_hash = spec_hash(spec)
         principal = principal_for(request, required=True)
