@@ -105,3 +105,20 @@ def test_roi_selection(case: tuple[Path, Path]) -> None:
     assert both.attrs["labels"] == {1: "Cyst", 2: "GTV_Tumour"}
     with pytest.raises(RoiNotFoundError, match=r"available: 7: 'GTV_Tumour', 9: 'Cyst'"):
         open_mask(rs, like=vol, roi=3)
+
+
+def test_contours_oblique_to_the_slices_are_refused(case: tuple[Path, Path]) -> None:
+    from oncoatlas.errors import SeriesGeometryError
+    from oncoatlas.imaging import make_volume
+
+    ct, rs = case
+    vol = open_volume(ct)
+    # a sagittal grid over the same patient space: slices along x, contours along z
+    aff = np.array([[0, 0, 1.0, -10], [1.0, 0, 0, 5], [0, 1.0, 0, 0], [0, 0, 0, 1]])
+    sag = make_volume(
+        np.zeros((20, 12, 16), np.float32),
+        aff,
+        attrs={"frame_of_reference_uid": vol.attrs["frame_of_reference_uid"]},
+    )
+    with pytest.raises(SeriesGeometryError, match=r"spans .* slices of the volume.*resample_to"):
+        open_mask(rs, like=sag, roi="GTV*")

@@ -190,6 +190,12 @@ def rasterise_rtstruct(
             if len(pts) < 3:
                 continue
             ijk = pts @ inv[:3, :3].T + inv[:3, 3]
+            if regular and float(np.ptp(ijk[:, 2])) > 0.5:
+                raise SeriesGeometryError(
+                    f"{path}: a contour of ROI {name!r} spans {np.ptp(ijk[:, 2]):.1f} slices of "
+                    "the volume: its slices are not parallel to the contours' plane. Rasterise "
+                    "onto the contoured image series, then use resample_to(mask, like)"
+                )
             if regular:
                 kf = float(ijk[:, 2].mean())
                 k = round(kf)

@@ -279,6 +279,8 @@ def open_volume(
     """
     if strict not in ("ignore", "warn", "raise"):
         raise ValueError(f"strict must be 'ignore', 'warn' or 'raise', not {strict!r}")
+    if irregular not in ("resample", "keep"):
+        raise ValueError(f"irregular must be 'resample' or 'keep', not {irregular!r}")
     kind, paths = _resolve(path_or_uid, catalog)
     assert paths is not None
     if kind == "nifti":
@@ -334,7 +336,7 @@ def _attrs_of(series: SeriesFrames, geometry: Geometry) -> tuple[dict[str, Any],
     factor = 1.0
     if modality == "CT":
         rt = str(ds.get("RescaleType", "") or "HU").upper()
-        attrs["units"] = "HU" if rt in ("HU", "") else rt
+        attrs["units"] = "HU" if rt in ("HU", "US", "") else rt  # CT Image module: HU
     elif modality == "PT":
         factor, units, reason = suv_factor(ds)
         attrs["units"] = units
