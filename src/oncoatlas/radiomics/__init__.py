@@ -2,9 +2,25 @@
 
 The face of the package::
 
-    from oncoatlas.radiomics import extract, load_settings
+    from oncoatlas.radiomics import extract, feature_map, load_settings
     feats = extract("ct.nii.gz", "gtv.nii.gz", settings="ibsi-config-c")   # {tag: value}
     feats["cm_joint_max_3D_avg"]
+    fmap = feature_map(ct, gtv, "cm_contrast")        # xarray, aligned with the image
+
+* :func:`extract` -- one ROI: numpy arrays (with ``spacing``), ``xarray.DataArray`` volumes
+  from :mod:`oncoatlas.imaging`, or paths (NIfTI, DICOM series, SEG, RTSTRUCT ``PATH:ROI``).
+* :class:`Settings` / :func:`load_settings` / :func:`presets` -- the processing chain and
+  feature selection from YAML or a shipped preset (``ibsi-phantom``, ``ibsi-config-a`` …
+  ``ibsi-config-e``, ``pyradiomics-default``); ``Settings.hash()`` identifies a result.
+* :func:`feature_map` -- sliding-window GLCM feature maps.
+* :func:`pyradiomics_to_ibsi` / :func:`ibsi_to_pyradiomics` -- feature-name mapping.
+
+Families (modules): ``morphology``, ``local_intensity``, ``statistics``, ``histogram``,
+``ivh``, ``glcm``, ``glrlm``, ``glszm``, ``gldzm``, ``ngtdm``, ``ngldm``; texture in the
+IBSI aggregations ``_2D_avg``, ``_2D_comb``, ``_2_5D_avg``, ``_2_5D_comb``, ``_3D_avg``,
+``_3D_comb`` (GLCM, GLRLM) and ``_2D``, ``_2_5D``, ``_3D`` (the others). Every feature of the
+IBSI digital phantom's reference table is reproduced within tolerance
+(``tests/radiomics/test_ibsi_phantom.py``).
 
 References
 ----------

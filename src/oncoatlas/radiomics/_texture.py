@@ -11,7 +11,7 @@ Radiology 2020;295:328-338 (IBSI reference manual, arXiv:1612.07003, chapter 3.6
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,6 @@ from numpy.typing import NDArray
 __all__ = [
     "DIRECTIONS_2D",
     "DIRECTIONS_3D",
-    "Aggregation",
     "nanmean_valid",
     "neighbour_offsets",
     "shifted_pairs",
@@ -48,9 +47,6 @@ DIRECTIONS_3D: tuple[tuple[int, int, int], ...] = (
 )
 #: The 4 unique in-plane directions of 8-connectivity.
 DIRECTIONS_2D: tuple[tuple[int, int, int], ...] = DIRECTIONS_3D[:4]
-
-#: Aggregation names as used in IBSI tags.
-Aggregation = str
 
 
 def neighbour_offsets(two_d: bool, distance: int = 1) -> list[tuple[int, int, int]]:
@@ -212,13 +208,3 @@ def name_zone_features(
         value = nanmean_valid(vals) if reduce == "mean" else float(vals[0])
         out[f"{prefix}_{stem}_{suffix}"] = value
     return out
-
-
-def slices_present(q: IntArray) -> IntArray:
-    """Indices of slices holding at least one ROI voxel."""
-    return np.nonzero((q > 0).reshape(q.shape[0], -1).any(axis=1))[0].astype(np.int64)
-
-
-def wanted(aggregations: Iterable[str], dim: str) -> bool:
-    """Whether the dimension group ``dim`` ('2D', '2.5D', '3D') is requested."""
-    return dim in set(aggregations)

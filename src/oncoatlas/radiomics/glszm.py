@@ -34,15 +34,6 @@ FEATURES = {
 }  # fmt: skip
 
 
-def connectivity(two_d: bool) -> NDArray[np.bool_]:
-    """Full (26) connectivity in 3D, or 8-connectivity within slices only."""
-    s = np.ones((3, 3, 3), dtype=bool)
-    if two_d:
-        s[0] = False
-        s[2] = False
-    return s
-
-
 def label_zones(q: IntArray, two_d: bool) -> tuple[IntArray, int, IntArray]:
     """Label the zones of every grey level with one label image (one labelling pass).
 
