@@ -117,3 +117,47 @@ def test_output_inside_source_is_refused(messy: Path, key_file: Path, capsys) ->
         main(["deid", str(messy), str(messy / "out"), "--key", str(key_file)])
     assert exc.value.code == 2
     assert "must not be the source folder" in capsys.readouterr().err
+
+
+def test_logs_and_report_hold_no_header_phi(messy: Path, tmp_path: Path, caplog) -> None:
+    import logging
+
+    phi = set()
+    for p in (messy / "Doe John").glob("*.dcm"):
+        try:
+            ds = pydicom.dcmread(p, stop_before_pixels=True)
+        except Exception:
+            continue
+        for kw in (
+            "PatientName",
+            "PatientID",
+            "AccessionNumber",
+            "StudyInstanceUID",
+            "SOPInstanceUID",
+        ):
+            if ds.get(kw):
+                phi.add(str(ds.get(kw)))
+    assert phi
+    with caplog.at_level(logging.DEBUG, logger="oncoatlas"):
+        report = deidentify_folder(messy, tmp_path / "out", KEY, workers=1)
+    assert report.counts()["failed"] == 2
+    texts = [caplog.text, (tmp_path / "out" / ".deid" / "report.csv").read_text()]
+    texts.append((tmp_path / "out" / ".deid" / "report.json").read_text())
+    for text in texts:
+        for value in phi:
+            assert value not in text
+    assert "truncated.dcm" in caplog.text  # files are named by index and relative path
+
+
+def test_duplicate_instances_are_reported(tmp_path: Path) -> None:
+    if not STS.is_dir():
+        pytest.skip("shared/data/sts is not available")
+    src = tmp_path / "src"
+    src.mkdir()
+    ct = sorted((STS / "STS_003" / "CT" / "image").glob("*.dcm"))[0]
+    shutil.copy(ct, src / "a.dcm")
+    shutil.copy(ct, src / "b.dcm")
+    report = deidentify_folder(src, tmp_path / "out", KEY)
+    a, b = report.records
+    assert a.output == b.output
+    assert "same SOPInstanceUID as file 0" in b.reason

@@ -12,7 +12,14 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["DUMMY_TEXT", "IDENTIFYING_KEYWORDS", "TEXT_VRS", "TextCleaner", "dummy_value"]
+__all__ = [
+    "DUMMY_TEXT",
+    "IDENTIFYING_KEYWORDS",
+    "NAME_KEYWORDS",
+    "TEXT_VRS",
+    "TextCleaner",
+    "dummy_value",
+]
 
 DUMMY_TEXT = "ANONYMIZED"
 TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
@@ -72,31 +79,63 @@ IDENTIFYING_KEYWORDS: tuple[str, ...] = (
 )
 
 
+# Of those, the person names: split into components (family, given...) when cleaning.
+NAME_KEYWORDS = frozenset(
+    {
+        "PatientName",
+        "OtherPatientNames",
+        "PatientBirthName",
+        "PatientMotherBirthName",
+        "ReferringPhysicianName",
+        "PerformingPhysicianName",
+        "NameOfPhysiciansReadingStudy",
+        "PhysiciansOfRecord",
+        "OperatorsName",
+        "RequestingPhysician",
+    }
+)
+
+
+def _meaningful(token: str) -> bool:
+    # Short tokens would mask ordinary words ("CT", "12"); two ideographs are a name.
+    if token.isdigit():
+        return len(token) >= 4
+    return len(token) >= 3 or (len(token) == 2 and not token.isascii())
+
+
 class TextCleaner:
     """Remove known identifying values from free text (Clean Descriptors, PS3.15 E.3.5).
 
     Parameters
     ----------
     values : iterable of str
-        Identifying values taken from the data set. Person names are split into their
-        components (family, given...); tokens shorter than 2 characters are ignored.
+        Identifying values taken from the data set (ids, dates, institution...), masked
+        wherever they occur whole.
+    names : iterable of str
+        Person names: masked whole and by component (family, given... of each
+        representation); components of fewer than 3 characters (2 for non-Latin scripts)
+        and numbers of fewer than 4 digits are ignored.
 
     Examples
     --------
-    >>> TextCleaner(["DOE^JOHN", "12345"]).clean("CT chest John Doe 12345")
+    >>> TextCleaner(["12345"], ["DOE^JOHN"]).clean("CT chest John Doe 12345")
     'CT chest * * *'
     """
 
-    def __init__(self, values: Iterable[str]) -> None:
+    def __init__(self, values: Iterable[str], names: Iterable[str] = ()) -> None:
         tokens: set[str] = set()
         for value in values:
             value = value.strip()
-            if not value:
+            if _meaningful(value):
+                tokens.add(value)
+        for name in names:
+            name = name.strip()
+            if not name.strip("^= "):
                 continue
-            tokens.add(value)
-            for part in re.split(r"[\^=\\,]+", value):
+            tokens.add(name)
+            for part in re.split(r"[\^=\\,]+", name):
                 for token in (part.strip(), *part.split()):
-                    if len(token.strip()) >= 2:
+                    if _meaningful(token.strip()):
                         tokens.add(token.strip())
         self._tokens = tuple(sorted(tokens, key=len, reverse=True))
         self._lower = tuple(t.lower() for t in self._tokens)

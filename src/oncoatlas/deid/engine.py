@@ -31,7 +31,13 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from oncoatlas.deid.actions import IDENTIFYING_KEYWORDS, TEXT_VRS, TextCleaner, dummy_value
+from oncoatlas.deid.actions import (
+    IDENTIFYING_KEYWORDS,
+    NAME_KEYWORDS,
+    TEXT_VRS,
+    TextCleaner,
+    dummy_value,
+)
 from oncoatlas.deid.burned_in import burned_in_reason
 from oncoatlas.deid.profile import (
     SAFE_PRIVATE,
@@ -136,9 +142,9 @@ def _elem(tag: Any, vr: str, value: Any) -> DataElement:
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_cleaner(values: tuple[str, ...]) -> TextCleaner:
-    # The files of one series share their identifying values: compile the pattern once.
-    return TextCleaner(values)
+def _cached_cleaner(values: tuple[str, ...], names: tuple[str, ...]) -> TextCleaner:
+    # The files of one series share their identifying values: build the cleaner once.
+    return TextCleaner(values, names)
 
 
 def _vr_of(elem: Any, tag: int) -> str:
@@ -245,8 +251,7 @@ class Deidentifier:
             offset_days=self.pseudonyms.date_offset_days(patient_id),
             cleaner_factory=lambda: self._cleaner_for(ds),
         )
-        if self.options.clean_descriptors or self.options.retain_patient_characteristics:
-            _ = ctx.cleaner  # collect identifying values before they are removed
+        _ = ctx.cleaner  # collect identifying values before they are removed
         self._walk(ds, ctx)
         self._mark(ds)
         meta = getattr(ds, "file_meta", None)
@@ -262,6 +267,7 @@ class Deidentifier:
 
     def _cleaner_for(self, ds: Dataset) -> TextCleaner:
         values: list[str] = []
+        names: list[str] = []
         for kw, tag in _IDENTIFYING_TAGS:
             if kw in ("InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName") and (
                 self.options.retain_institution_identity
@@ -270,8 +276,9 @@ class Deidentifier:
             if kw == "StationName" and self.options.retain_device_identity:
                 continue
             if tag in ds:
-                values.extend(str(v) for v in _values(ds[tag].value) if v is not None)
-        return _cached_cleaner(tuple(values))
+                found = [str(v) for v in _values(ds[tag].value) if v is not None]
+                (names if kw in NAME_KEYWORDS else values).extend(found)
+        return _cached_cleaner(tuple(values), tuple(names))
 
     def _mark(self, ds: Dataset) -> None:
         ds[0x00120062] = _elem(0x00120062, "CS", "YES")  # PatientIdentityRemoved
@@ -318,7 +325,10 @@ class Deidentifier:
                 if action is None or (action is Action.KEEP and vr != "SQ"):
                     if mode == "dummy" and vr in _DUMMY_LEAF_VRS:
                         action = Action.DUMMY
-                    elif mode == "clean" and vr in _CLEAN_LEAF_VRS:
+                    elif vr in _CLEAN_LEAF_VRS:
+                        # Beyond Table E.1-1: text the table does not address (labels,
+                        # private-free comments, segment names...) loses any identifying
+                        # value of this data set that it quotes.
                         action = Action.CLEAN
                     else:
                         continue
@@ -486,7 +496,7 @@ class Deidentifier:
             self._write_atomic(ds, Path(out_root) / rel)
             return FileResult(Status.DEIDENTIFIED, output=rel.as_posix())
         except Exception as exc:
-            logger.debug("de-identification failed", exc_info=True)
+            logger.debug("de-identification failed: %s", type(exc).__name__)
             return FileResult(Status.FAILED, reason=f"{type(exc).__name__}: {_short(exc)}")
 
     def _write_atomic(self, ds: Dataset, target: Path) -> None:

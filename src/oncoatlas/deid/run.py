@@ -286,6 +286,15 @@ def deidentify_folder(
                 rec.status, rec.reason = Status.FAILED, "run interrupted before this file"
         report.seconds = time.perf_counter() - started
         _write_report(report, fingerprint, src_path, dst_path, done=True)
+    seen: dict[str, int] = {}
+    for rec in records:
+        if rec.status == Status.DEIDENTIFIED and rec.output:
+            first = seen.setdefault(rec.output, rec.index)
+            if first != rec.index:
+                rec.reason = f"same SOPInstanceUID as file {first}: one output for both"
+                logger.info("deid: file %d (%s): %s", rec.index, rec.source, rec.reason)
+    if len(seen) < sum(1 for r in records if r.status == Status.DEIDENTIFIED):
+        _write_report(report, fingerprint, src_path, dst_path, done=True)
     counts = report.counts()
     logger.info("deid: done: %s", counts)
     return report
