@@ -80,3 +80,19 @@ def test_no_discretisation_needs_positive_integers() -> None:
     img = np.array([[[0.5, 1.0]]])
     with pytest.raises(SettingsError, match="positive integer intensities"):
         discretise(img, np.ones(img.shape, bool), "none")
+
+
+@pytest.mark.parametrize("order", ["linear", "cubic"])
+def test_cropped_resampling_is_a_block_of_the_full_grid(order: str) -> None:
+    rng = np.random.default_rng(2)
+    img = rng.normal(size=(12, 15, 14))
+    mask = np.zeros(img.shape, bool)
+    mask[4:8, 6:10, 5:9] = True
+    sp, new = (2.5, 0.8, 0.9), (2.0, 2.0, 2.0)
+    full_img, full_mask, _, full_off = resample(img, mask, sp, new, order, "linear", margin_mm=1e3)
+    crop_img, crop_mask, _, off = resample(img, mask, sp, new, order, "linear", margin_mm=2.0)
+    start = [round((off[a] - full_off[a]) / new[a]) for a in range(3)]
+    block = tuple(slice(s, s + n) for s, n in zip(start, crop_img.shape, strict=True))
+    assert np.allclose(full_img[block], crop_img)
+    assert np.array_equal(full_mask[block], crop_mask)
+    assert full_mask.sum() == crop_mask.sum()
