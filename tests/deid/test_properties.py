@@ -64,6 +64,8 @@ def phi_datasets(draw: st.DrawFn) -> tuple[Dataset, list[str], list[str]]:
     setattr(ds, UNLISTED_PN, texts[6])
     ds.StudyDescription = f"scan of {texts[0]} id {texts[2]} acc {texts[3]}"  # cleaned or removed
     ds.add_new(0x00081010, "SH", texts[7][:16])  # Station Name
+    # text Table E.1-1 does not address, quoting the patient's name and id: masked anyway
+    ds.ManufacturerModelName = f"model {texts[1]} {texts[2]}"
     other = Dataset()
     other.PatientID = texts[8]
     ds.OtherPatientIDsSequence = Sequence([other])
