@@ -51,3 +51,21 @@ def test_demo_up_without_federation_yaml(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
     assert "federation.yaml does not exist" in out.stderr and "oncoatlas demo generate" in out.stderr
+
+
+def test_demo_up_refuses_busy_ports(tmp_path: Path, nodes_dir: Path) -> None:
+    demo = tmp_path / "demo"
+    (demo / "nodes").mkdir(parents=True)
+    (demo / "nodes" / "alpha").symlink_to(nodes_dir / "alpha")
+    busy = free_socket()
+    busy.listen(1)
+    try:
+        port = busy.getsockname()[1]
+        (demo / "federation.yaml").write_text(yaml.safe_dump({"name": "t", "nodes": [
+            {"name": "alpha", "url": f"http://127.0.0.1:{port}", "catalog": "nodes/alpha/catalog"}]}), encoding="utf-8")
+        out = subprocess.run([sys.executable, "-m", "oncoatlas", "demo", "up", str(demo), "--no-dashboards", "--check"],
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        busy.close()
+    assert out.returncode == 1
+    assert f"127.0.0.1:{port} (alpha)" in out.stderr and "already in use" in out.stderr

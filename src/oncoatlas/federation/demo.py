@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -130,6 +131,15 @@ def index_if_needed(node: DemoNode, echo: Callable[[str], None]) -> bool:
     return True
 
 
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def _wait_healthy(url: str, proc: subprocess.Popen[Any], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -202,6 +212,14 @@ def run_demo(
     """
     directory = Path(directory)
     nodes = read_demo(directory)
+    busy = [f"{n.host}:{n.port} ({n.name})" for n in nodes if _port_in_use(n.host, n.port)]
+    if dashboards_port is not None and _port_in_use("127.0.0.1", dashboards_port):
+        busy.append(f"127.0.0.1:{dashboards_port} (dashboards)")
+    if busy:
+        raise DemoError(
+            f"port(s) already in use: {', '.join(busy)}; another demo or server is running there: stop it, "
+            "or change the ports in federation.yaml (and --port for the dashboards)"
+        )
     for node in nodes:
         index_if_needed(node, echo)
     procs: list[tuple[str, subprocess.Popen[Any]]] = []
