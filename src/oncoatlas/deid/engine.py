@@ -245,7 +245,11 @@ class Deidentifier:
             return self._deidentify_dataset(ds)
 
     def _deidentify_dataset(self, ds: Dataset) -> Dataset:
-        patient_id = str(ds.get("PatientID", "") or "")
+        patient_id = str(ds.get("PatientID", "") or "").strip()
+        if not patient_id:  # no id: key the pseudonym on name and birth date instead
+            patient_id = "name:{}|{}".format(
+                ds.get("PatientName", ""), ds.get("PatientBirthDate", "")
+            )
         ctx = _Context(
             pseudonym=self.pseudonyms.patient_id(patient_id),
             offset_days=self.pseudonyms.date_offset_days(patient_id),
