@@ -215,3 +215,21 @@ def test_index_on_dask_scheduler(tmp_path: Path) -> None:
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         result = index_node([src], tmp_path / "cat", "n", scheduler=cluster.scheduler_address, progress=False)
     assert result["instances"] == 4 and result["errors"] == 1
+
+
+def test_sources_accumulate_and_interrupted_swap_recovers(tmp_path: Path) -> None:
+    write_series(tmp_path / "a", [0, 1], patient="A")
+    write_series(tmp_path / "b", [0, 1, 2], patient="B")
+    root = tmp_path / "cat"
+    index_node([tmp_path / "a"], root, "n", workers=1, progress=False)
+    index_node([tmp_path / "b"], root, "n", workers=1, progress=False)
+    cat = Catalog.open(root)
+    assert dict(cat.sql("SELECT patient_id, n_instances FROM series").itertuples(index=False)) == {"A": 2, "B": 3}
+    # files of an earlier source that were deleted are dropped on the next run
+    (tmp_path / "a" / "001.dcm").unlink()
+    result = index_node([tmp_path / "b"], root, "n", workers=1, progress=False)
+    assert result["dropped"] == 1
+    # a run killed between the two renames of the swap leaves the old folder aside: restored
+    os.replace(root / "n", root / ".n.old-999")
+    assert Catalog.open(root).sql("SELECT count(*) AS k FROM instances")["k"][0] == 4
+    assert (root / "n").is_dir() and not (root / ".n.old-999").exists()
