@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from .conftest import TOKENS
 
@@ -32,7 +37,8 @@ def test_no_server_errors(api_schema: Any) -> None:
         @given(case=operation.as_strategy())
         @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case: Any) -> None:
-            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+            case.call_and_validate(headers=headers, checks=[not_a_server_error, status_code_conformance, content_type_conformance,
+                                   response_schema_conformance])
 
         check()
     assert {"GET /health", "GET /datasets", "POST /search", "POST /records", "POST /jobs/radiomics"} <= set(seen)

@@ -150,6 +150,23 @@ class JobRequest(BaseModel):
     max_series: int = Field(50, ge=1, le=500, description="Most image series to process.")
 
 
+class ErrorResponse(BaseModel):
+    """An error: one message saying what was wrong and how to fix it."""
+
+    detail: str
+
+
+def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        401: "No valid bearer token (WWW-Authenticate: Bearer).",
+        403: "The token's grants do not allow this; the message names the grant needed.",
+        422: "Invalid request or cohort spec; the message names the field.",
+        429: "Query budget spent (Retry-After when it refills).",
+        501: "Not available on this node.",
+    }
+    return {code: {"model": ErrorResponse, "description": text[code]} for code in codes}
+
+
 class HealthResponse(BaseModel):
     """Answer of ``GET /health``."""
 
@@ -445,7 +462,8 @@ def create_app(
         request.state.result_size = len(out)
         return {"node": state.node, "threshold": k, "datasets": out}
 
-    @app.post("/search", response_model=SearchResponse, summary="Privacy-protected counts of a cohort spec.")
+    @app.post("/search", response_model=SearchResponse, summary="Privacy-protected counts of a cohort spec.",
+              responses=_responses(401, 403, 422, 429))
     def search(body: SearchRequest, request: Request) -> SearchResponse:
         state.refresh()
         spec = _spec_dict(body.spec)
@@ -501,7 +519,8 @@ def create_app(
             node=state.node, snapshot_id=state.snapshot_id, threshold=k, principal=principal.id, datasets=rows
         )
 
-    @app.post("/records", response_model=RecordsResponse, summary="Series rows (needs a record grant).")
+    @app.post("/records", response_model=RecordsResponse, summary="Series rows (needs a record grant).",
+              responses=_responses(401, 403, 422, 429))
     def records(body: RecordsRequest, request: Request) -> RecordsResponse:
         import json
 
@@ -541,7 +560,8 @@ def create_app(
             truncated=body.offset + len(rows) < total,
         )
 
-    @app.post("/jobs/radiomics", summary="Compute-to-data radiomics: aggregate feature statistics only.")
+    @app.post("/jobs/radiomics", summary="Compute-to-data radiomics: aggregate feature statistics only.",
+              responses=_responses(401, 403, 422, 429, 501))
     def radiomics_job(body: JobRequest, request: Request) -> dict[str, Any]:
         spec = _spec_dict(body.spec)
         request.state.spec_hash = spec_hash(spec)
