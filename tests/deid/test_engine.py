@@ -184,3 +184,19 @@ def test_compiled_masks_match_repeating_groups() -> None:
     assert table.lookup(0x60023000) is Action.REMOVE
     assert table.lookup(0x501E0010) is Action.REMOVE
     assert table.lookup(0x00280010) is None  # Rows: not addressed, kept
+
+
+def test_table_rows_agree_with_the_data_dictionary() -> None:
+    from pydicom.datadict import dictionary_description, keyword_for_tag
+
+    def norm(text: str) -> str:
+        return "".join(c for c in text.lower() if c.isalnum())
+
+    for row in load_table():
+        if row.is_mask:
+            continue
+        tag = int(row.tag, 16)
+        assert keyword_for_tag(tag) == row.keyword, row
+        assert norm(dictionary_description(tag)) == norm(row.name), row
+        actions = {row.basic, *row.options.values()}
+        assert actions <= {"X", "Z", "D", "K", "C", "U", "X/Z", "X/D", "X/Z/D", "Z/D", "X/Z/U*"}

@@ -6,7 +6,11 @@ of the Basic Profile and the action of each option column (Retain Safe Private, 
 Retain Device Identity, Retain Institution Identity, Retain Patient Characteristics, Retain
 Longitudinal Temporal Information with Full Dates / with Modified Dates, Clean Descriptors,
 Clean Structured Content, Clean Graphics). Tags with ``xx`` are repeating groups
-(``50xxxxxx`` curves, ``60xx3000`` overlay data).
+(``50xxxxxx`` curves, ``60xx3000`` overlay data). The table has 464 rows, transcribed from
+the standard's Table E.1-1 (2020s editions, including the GPS, RT Second Generation and
+conceptual-volume attributes); every row's tag, keyword and name agree with pydicom's data
+dictionary (checked by the test suite). The private-attribute row ("(gggg,eeee) where gggg
+is odd": X, Retain Safe Private C) is implemented as a general rule, not a row.
 
 Attributes the table does not list are handled by the general rules of
 :func:`generic_action` (documented there): every UID that is not a well-known class or
