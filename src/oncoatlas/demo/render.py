@@ -107,18 +107,18 @@ def _study(plan: PatientPlan, ids: _Ids, description: str) -> StudyInfo:
 
 
 def _place(
-    region: NDArray[np.bool_],
+    depth: NDArray[np.float64],
     spacing: tuple[float, ...],
     diameter_mm: float,
     taken: list[tuple[NDArray[np.float64], float]],
     rng: np.random.Generator,
 ) -> NDArray[np.float64]:
-    """Pick a lesion centre (voxel index) inside ``region``, clear of earlier lesions.
+    """Pick a lesion centre (voxel index) where ``depth`` (the distance in mm to the outside
+    of the region, :func:`_depth`) allows, clear of earlier lesions.
 
     ``taken`` holds (centre, diameter_mm) of lesions already placed; centres stay apart by
     the sum of both reaches (spicules reach 2.4 radii) so that masks never touch.
     """
-    depth = ndimage.distance_transform_edt(region, sampling=spacing)
     for need in (0.6 * diameter_mm, 0.35 * diameter_mm, 0.0):
         ok = depth > max(need, 1e-6)
         idx = np.argwhere(ok)
@@ -130,7 +130,12 @@ def _place(
             idx = idx[far]
         if len(idx):
             return idx[int(rng.integers(0, len(idx)))].astype(float)
-    return np.asarray(np.unravel_index(int(np.argmax(depth)), region.shape), dtype=float)
+    return np.asarray(np.unravel_index(int(np.argmax(depth)), depth.shape), dtype=float)
+
+
+def _depth(region: NDArray[np.bool_], spacing: tuple[float, ...]) -> NDArray[np.float64]:
+    """Distance (mm) of each voxel of ``region`` to its outside."""
+    return np.asarray(ndimage.distance_transform_edt(region, sampling=spacing), dtype=np.float64)
 
 
 def _row(
@@ -191,10 +196,11 @@ def _render_ct(plan: PatientPlan, seed: int, dicom: Path, result: PatientResult)
         (-dxy * (nx - 1) / 2, -dxy * (ny - 1) / 2, -round(float(rng.uniform(120, 180)), 1)),
     )
     hu, lungs = chest_ct(grid, rng, noise_hu=node.ct_noise_hu)
+    lung_depth = _depth(lungs, grid.spacing) if plan.lesions else lungs.astype(np.float64)
     masks: list[NDArray[np.bool_]] = []
     taken: list[tuple[NDArray[np.float64], float]] = []
     for lesion in plan.lesions:
-        centre = _place(lungs, grid.spacing, lesion.diameter_mm, taken, rng)
+        centre = _place(lung_depth, grid.spacing, lesion.diameter_mm, taken, rng)
         taken.append((centre, lesion.diameter_mm))
         diam_vox = tuple(lesion.diameter_mm / s for s in grid.spacing)
         delta, mask = render_lesion(hu.shape, centre, diam_vox, lesion.malignant, rng)
@@ -331,11 +337,13 @@ def _render_mr(plan: PatientPlan, seed: int, dicom: Path, result: PatientResult)
         (-dxy * (nx - 1) / 2, 8.0 - dxy * (ny - 1) / 2, zc - dz * (nz - 1) / 2),
     )
     t2, adc, pz, tz = prostate_mr(grid, rng)
+    zone_depth: dict[str, NDArray[np.float64]] = {}
     masks: list[NDArray[np.bool_]] = []
     taken: list[tuple[NDArray[np.float64], float]] = []
     for lesion in plan.lesions:
-        region = pz if lesion.zone == "PZ" else tz
-        centre = _place(region, grid.spacing, lesion.diameter_mm, taken, rng)
+        if lesion.zone not in zone_depth:
+            zone_depth[lesion.zone] = _depth(pz if lesion.zone == "PZ" else tz, grid.spacing)
+        centre = _place(zone_depth[lesion.zone], grid.spacing, lesion.diameter_mm, taken, rng)
         taken.append((centre, lesion.diameter_mm))
         diam_vox = tuple(lesion.diameter_mm / s for s in grid.spacing)
         delta, mask = render_lesion(t2.shape, centre, diam_vox, lesion.malignant, rng)
@@ -428,7 +436,7 @@ def _render_mg(plan: PatientPlan, seed: int, dicom: Path, result: PatientResult)
             )
             region &= np.abs(np.arange(rows)[:, None] - target_row) < 12
             centre = _place(
-                region if region.any() else tissue,
+                _depth(region if region.any() else tissue, (MG_SPACING, MG_SPACING)),
                 (MG_SPACING, MG_SPACING),
                 les.diameter_mm * 0.5,
                 [],
