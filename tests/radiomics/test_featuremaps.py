@@ -72,3 +72,25 @@ def test_sparse_glcm_features_equal_dense() -> None:
     dense = glcm_matrix_features(m)
     for name in FEATURES:
         assert np.allclose(sparse[name], dense[name], equal_nan=True), name
+
+
+@pytest.mark.parametrize("stat", ["mean", "var", "energy", "rms", "min", "max", "range"])
+def test_stat_map_equals_window_statistics(stat: str) -> None:
+    from oncoatlas.radiomics.featuremaps import stat_map
+
+    rng = np.random.default_rng(4)
+    img = rng.normal(0, 10, (6, 7, 8))
+    roi = rng.random(img.shape) > 0.3
+    m = stat_map(img, roi, stat, radius=1)
+    for z, y, x in [(2, 3, 3), (0, 0, 0), (5, 6, 7)]:
+        if not roi[z, y, x]:
+            assert np.isnan(m[z, y, x])
+            continue
+        sl = tuple(slice(max(c - 1, 0), c + 2) for c in (z, y, x))
+        v = img[sl][roi[sl]]
+        ref = {
+            "mean": v.mean(), "var": v.var(), "energy": (v**2).sum(),
+            "rms": np.sqrt((v**2).mean()), "min": v.min(), "max": v.max(),
+            "range": v.max() - v.min(),
+        }[stat]  # fmt: skip
+        assert m[z, y, x] == pytest.approx(ref, rel=1e-9, abs=1e-9)

@@ -31,7 +31,7 @@ from oncoatlas.radiomics.glcm import FEATURES, sparse_glcm_features
 from oncoatlas.radiomics.preprocess import discretise
 from oncoatlas.radiomics.settings import Settings, SettingsError, load_settings
 
-__all__ = ["LINEAR_FEATURES", "feature_map", "glcm_map"]
+__all__ = ["LINEAR_FEATURES", "STAT_FEATURES", "feature_map", "glcm_map", "stat_map"]
 
 logger = logging.getLogger(__name__)
 
@@ -215,6 +215,49 @@ def glcm_map(
     return _general_map(q, n_levels, feature, radius, aggregation)
 
 
+#: Intensity statistics available as maps (masked cubic window, as PyRadiomics' voxel mode).
+STAT_FEATURES = ("mean", "var", "energy", "rms", "min", "max", "range")
+
+
+def stat_map(
+    image: FloatArray, roi: NDArray[np.bool_], feature: str, radius: int = 1
+) -> FloatArray:
+    """Map of an intensity statistic over the ROI voxels of the window around each voxel.
+
+    Sums come from separable box sums; minimum and maximum from
+    :func:`scipy.ndimage.minimum_filter` / ``maximum_filter``. NaN outside the ROI.
+    """
+    from scipy import ndimage
+
+    if feature not in STAT_FEATURES:
+        raise SettingsError(f"unknown statistic {feature!r}; choose from {list(STAT_FEATURES)}")
+    lo, hi = [-radius] * 3, [radius] * 3
+    w = roi.astype(np.float64)
+    x = np.where(roi, image, 0.0)
+    size = 2 * radius + 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if feature in ("min", "max", "range"):
+            big = np.finfo(np.float64).max
+            mx = ndimage.maximum_filter(
+                np.where(roi, image, -big), size=size, mode="constant", cval=-big
+            )
+            mn = ndimage.minimum_filter(
+                np.where(roi, image, big), size=size, mode="constant", cval=big
+            )
+            res = {"min": mn, "max": mx, "range": mx - mn}[feature]
+        else:
+            sums = _box_sum(np.stack([w, x, x * x]), lo, hi)
+            n, s1, s2 = sums[0], sums[1], sums[2]
+            mean = s1 / n
+            res = {
+                "mean": mean,
+                "var": np.maximum(s2 / n - mean**2, 0.0),
+                "energy": s2,
+                "rms": np.sqrt(s2 / n),
+            }[feature]
+    return np.asarray(np.where(roi, res, np.nan), dtype=np.float64)
+
+
 def feature_map(
     image: Any,
     mask: Any = None,
@@ -225,14 +268,16 @@ def feature_map(
     spacing: Sequence[float] | None = None,
     aggregation: str = "3D_avg",
 ) -> Any:
-    """Voxel map of a GLCM feature, as an ``xarray.DataArray`` aligned with the image.
+    """Voxel map of a GLCM feature or intensity statistic, as a DataArray aligned with the image.
 
     Parameters
     ----------
     image, mask
         As for :func:`oncoatlas.radiomics.extract`; without a mask the whole image is used.
     feature
-        IBSI GLCM tag stem, with or without the ``cm_`` prefix (``cm_contrast``).
+        IBSI GLCM tag stem, with or without the ``cm_`` prefix (``cm_contrast``), or an
+        intensity statistic ``stat_mean``, ``stat_var``, ``stat_energy``, ``stat_rms``,
+        ``stat_min``, ``stat_max``, ``stat_range`` (on the intensities, not discretised).
     settings
         Discretisation settings (``discretisation``, ``bin_number``, ``bin_width``,
         ``resegment_range``); resampling is not applied so that the map stays on the
@@ -240,7 +285,7 @@ def feature_map(
     radius
         Window half-size in voxels.
     aggregation
-        ``3D_avg`` or ``3D_comb``.
+        ``3D_avg`` or ``3D_comb`` (GLCM features).
 
     Returns
     -------
@@ -268,12 +313,18 @@ def feature_map(
             m &= img >= lo_
         if hi_ is not None:
             m &= img <= hi_
-    lower = s.resegment_range[0] if s.resegment_range is not None else None
-    q, ng = discretise(img, m, s.discretisation, s.bin_number, s.bin_width, lower)
-    stem = feature[3:] if feature.startswith("cm_") else feature
-    values = glcm_map(q, ng, stem, radius, aggregation)
+    if feature.startswith("stat_"):
+        values = stat_map(img, m, feature[5:], radius)
+        tag = feature
+    else:
+        lower = s.resegment_range[0] if s.resegment_range is not None else None
+        q, ng = discretise(img, m, s.discretisation, s.bin_number, s.bin_width, lower)
+        stem = feature[3:] if feature.startswith("cm_") else feature
+        values = glcm_map(q, ng, stem, radius, aggregation)
+        tag = f"cm_{stem}_{aggregation}"
     attrs: dict[str, Any] = dict(da.attrs) if da is not None else {}
-    attrs.update(feature=f"cm_{stem}_{aggregation}", radius=radius, settings_hash=s.hash())
+    attrs.update(feature=tag, radius=radius, settings_hash=s.hash())
+    name = tag.rsplit("_3D", 1)[0]
     if da is not None:
-        return xr.DataArray(values, dims=da.dims, coords=da.coords, attrs=attrs, name=f"cm_{stem}")
-    return xr.DataArray(values, dims=("z", "y", "x"), attrs=attrs, name=f"cm_{stem}")
+        return xr.DataArray(values, dims=da.dims, coords=da.coords, attrs=attrs, name=name)
+    return xr.DataArray(values, dims=("z", "y", "x"), attrs=attrs, name=name)
