@@ -111,3 +111,11 @@ def test_budget_restored_totals() -> None:
     tracker = BudgetTracker(initial_totals={"t": 5})
     with pytest.raises(BudgetExceededError):
         tracker.charge(p)
+
+
+def test_anonymous_budget_default_and_override(tmp_path: Path) -> None:
+    from oncoatlas.federation.policy import DEFAULT_ANONYMOUS_BUDGET
+
+    assert Policy.from_yaml(write_policy(tmp_path, "node: a\n")).anonymous_budget == DEFAULT_ANONYMOUS_BUDGET
+    unlimited = Policy.from_yaml(write_policy(tmp_path, "node: a\nanonymous_budget: {}\n"))
+    assert unlimited.anonymous_budget == Budget()

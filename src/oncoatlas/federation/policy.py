@@ -5,7 +5,7 @@ A policy is a YAML file next to the node's catalog (TEAM data contract)::
     node: oslo
     threshold: 10            # k: counts 0..k-1 are answered as "<10"
     anonymous: count         # none | public | count: what a request without a token gets
-    anonymous_budget: {per_minute: 120}   # optional; no limit when absent
+    anonymous_budget: {per_minute: 120}   # optional; this is the default ({} for no limit)
     tokens:
       - id: demo-researcher  # the id goes into the audit log, never the token
         sha256: 9f86d0…      # sha256 hex of the token string; the token itself is never stored
@@ -42,6 +42,7 @@ from oncoatlas.errors import AccessDeniedError, OncoatlasError
 
 __all__ = [
     "ANONYMOUS",
+    "DEFAULT_ANONYMOUS_BUDGET",
     "Budget",
     "BudgetExceededError",
     "BudgetTracker",
@@ -173,6 +174,11 @@ class Budget:
         return cls(per_minute=values["per_minute"], total=values["total"])
 
 
+#: Budget shared by all requests without a token when the policy names none: a rolling
+#: 120 requests a minute, so that an anonymous differencing campaign is at least slow.
+DEFAULT_ANONYMOUS_BUDGET = Budget(per_minute=120)
+
+
 @dataclass(frozen=True)
 class TokenGrant:
     """One configured token: its public id, the sha256 of the secret, grants and budget."""
@@ -218,14 +224,14 @@ class Policy:
     tokens : tuple of TokenGrant
         Configured tokens.
     anonymous_budget : Budget
-        Budget shared by all anonymous requests.
+        Budget shared by all anonymous requests (default :data:`DEFAULT_ANONYMOUS_BUDGET`).
     """
 
     node: str
     threshold: int = 10
     anonymous: Granularity = Granularity.COUNT
     tokens: tuple[TokenGrant, ...] = ()
-    anonymous_budget: Budget = field(default_factory=Budget)
+    anonymous_budget: Budget = DEFAULT_ANONYMOUS_BUDGET
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Policy:
@@ -306,7 +312,11 @@ class Policy:
             tokens.append(TokenGrant(id=tid, sha256=digest, grants=grants, budget=budget))
             seen_ids.add(tid)
             seen_hashes.add(digest)
-        anonymous_budget = Budget.from_dict(data.get("anonymous_budget"), f"{source}: anonymous_budget")
+        anonymous_budget = (
+            Budget.from_dict(data["anonymous_budget"], f"{source}: anonymous_budget")
+            if "anonymous_budget" in data
+            else DEFAULT_ANONYMOUS_BUDGET
+        )
         return cls(
             node=node,
             threshold=threshold,
