@@ -109,6 +109,10 @@ def test_geometry_flags(tmp_path: Path) -> None:
     assert s.loc[dup, "duplicate_positions"] == 2 and not s.loc[dup, "geometry_ok"]
     assert s.loc[mixed, "mixed_orientation"] and not s.loc[mixed, "geometry_ok"]
     assert (s["n_instances"] == 5).all()
+    by_key = cat.sql(
+        "SELECT s.series_uid, count(*) AS n FROM instances i JOIN series s USING (series_key) GROUP BY 1"
+    )
+    assert dict(by_key.itertuples(index=False)) == dict.fromkeys(s.index, 5)
 
 
 def test_incremental_reindex(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ import yaml
 
 from oncoatlas.catalog import store
 from oncoatlas.catalog.scan import read_headers
-from oncoatlas.catalog.tables import FILES_SCHEMA
+from oncoatlas.catalog.tables import FILES_SCHEMA, series_key_base
 from oncoatlas.errors import CatalogError
 
 __all__ = ["IndexResult", "derive_tables", "index_node", "walk"]
@@ -302,7 +302,7 @@ def index_node(
 
 #: Sort order of each table when written (row groups follow it).
 SORT_KEYS: dict[str, list[str]] = {
-    "instances": ["series_uid", "instance_number", "path"],
+    "instances": ["series_key", "instance_number", "path"],
     # modality first: filters on modality/body part skip row groups by their statistics
     "series": ["modality", "body_part", "patient_id", "study_uid", "series_uid"],
     "studies": ["patient_id", "study_uid"],
@@ -471,6 +471,7 @@ def derive_tables(
     series["pixel_spacing"] = med["pixel_spacing_row"]
     series["pixel_spacing_col"] = med["pixel_spacing_col"]
     series["n_instances"] = g.size()
+    series["series_key"] = np.arange(len(series), dtype=np.int64) + series_key_base(node)
     dup_inst = ok.duplicated(["series_uid", "sop_instance_uid"], keep=False)
     series["duplicate_instances"] = dup_inst.groupby(ok["series_uid"]).sum().astype("int64")
     frames = ok["number_of_frames"].fillna(1).clip(lower=1)
@@ -497,6 +498,9 @@ def derive_tables(
     series["geometry_ok"] = geometry_ok.where(stack, None)
     series = series.reset_index()
     series["node"] = node
+    instances = instances.assign(
+        series_key=instances["series_uid"].map(dict(zip(series["series_uid"], series["series_key"], strict=True)))
+    )
     series["dataset"] = dataset_of(series["patient_id"])
 
     # studies and patients

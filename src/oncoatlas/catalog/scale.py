@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from oncoatlas._atomic import atomic_dir
-from oncoatlas.catalog.tables import SCHEMAS
+from oncoatlas.catalog.tables import SCHEMAS, series_key_base
 
 __all__ = ["generate_scale_catalog"]
 
@@ -229,7 +229,8 @@ def _series_chunk(
     size = rows * cols * 2 + 2000
     folder = pc.binary_join_element_wise(f"/archive/{node}/", pid, "/", study_uid, "/", series_uid, "")
     series = pa.table({
-        "series_uid": series_uid, "study_uid": study_uid, "patient_id": pid,
+        "series_uid": series_uid, "series_key": pa.array(snum + series_key_base(node)),
+        "study_uid": study_uid, "patient_id": pid,
         "node": pa.array([node] * n, pa.string()),
         "dataset": pa.array(np.array(datasets, dtype=object)[ps], pa.string()),
         "modality": pa.array(modality, pa.string()), "body_part": pa.array(body, pa.string()),
@@ -284,7 +285,8 @@ def _series_chunk(
         z = inst_no * thick_all[owner]
         writers["instances"].write_table(pa.table({
             "sop_instance_uid": pc.binary_join_element_wise(s_uid, pc.cast(pa.array(inst_no), pa.string()), "."),
-            "series_uid": s_uid, "study_uid": study_uid.take(take), "patient_id": pid.take(take),
+            "series_uid": s_uid, "series_key": pa.array(owner.astype(np.int64) + start + series_key_base(node)),
+            "study_uid": study_uid.take(take), "patient_id": pid.take(take),
             "node": pa.array([node] * m, pa.string()),
             "path": pc.binary_join_element_wise(folder.take(take), pc.cast(pa.array(inst_no), pa.string()), "/"),
             "size": pa.array(size[owner].astype(np.int64)),

@@ -16,7 +16,7 @@ from oncoatlas.catalog.schema import CLINICAL_FIELDS, FieldKind
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["COLUMNS", "PUBLIC_TABLES", "SCHEMAS", "VIEWS", "empty_table", "views_markdown"]
+__all__ = ["COLUMNS", "PUBLIC_TABLES", "SCHEMAS", "VIEWS", "empty_table", "series_key_base", "views_markdown"]
 
 # Column types by name; Arrow schemas are built on first use so that importing the catalog
 # (``oncoatlas query``) does not import pyarrow.
@@ -50,6 +50,7 @@ _COLUMNS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "series": [
         ("series_uid", _S, "SeriesInstanceUID."),
+        ("series_key", _I, "Integer key of the series, unique in the catalog (node hash and rank); join `instances` on it: integer joins are several times faster than on `series_uid` at 60 M instances."),
         ("study_uid", _S, "StudyInstanceUID."),
         ("patient_id", _S, "PatientID."),
         ("node", _S, "Node."),
@@ -86,6 +87,7 @@ _COLUMNS: dict[str, list[tuple[str, str, str]]] = {
     "instances": [
         ("sop_instance_uid", _S, "SOPInstanceUID."),
         ("series_uid", _S, "SeriesInstanceUID."),
+        ("series_key", _I, "`series.series_key` of the instance's series."),
         ("study_uid", _S, "StudyInstanceUID."),
         ("patient_id", _S, "PatientID."),
         ("node", _S, "Node."),
@@ -209,6 +211,17 @@ def __getattr__(name: str) -> Any:
             _FILES.append(_files_schema())
         return _FILES[0]
     raise AttributeError(name)
+
+
+def series_key_base(node: str) -> int:
+    """The high part of the ``series_key`` of every series of ``node``: CRC-32 of its name.
+
+    ``series_key = series_key_base(node) + rank``, with ``rank`` < 2**31 the series' rank in its
+    node; keys of different nodes never collide unless their names' CRC-32 do.
+    """
+    import zlib
+
+    return zlib.crc32(node.encode("utf-8")) << 31
 
 
 def views_markdown() -> str:
