@@ -326,3 +326,46 @@ def test_broken_cases_are_broken(fed: Path, broken: dict[str, Path]) -> None:
     steps = np.diff(z)
     assert len(files) == 63
     assert np.isclose(steps.max(), 2 * steps.min())
+
+
+def test_prostate_cancer_is_dark_on_t2(
+    fed: Path, series: dict[str, list[tuple[Path, pydicom.Dataset]]]
+) -> None:
+    """Malignant prostate lesions are T2-hypointense and restrict diffusion (low ADC)."""
+    from scipy import ndimage
+
+    rows = [
+        r
+        for r in read_csv(fed / "ground_truth.csv")
+        if r["modality"] == "MR" and r["malignant"] == "true"
+    ]
+    assert rows
+    by_uid = {ds.SeriesInstanceUID: files for files in series.values() for _, ds in files}
+    seg_paths = {
+        ds.SeriesInstanceUID: path
+        for files in series.values()
+        for path, ds in files
+        if ds.Modality == "SEG"
+    }
+    for r in rows:
+        t2_files = by_uid[r["series_uid"]]
+        adc_files = next(
+            f
+            for f in series.values()
+            if f[0][1].StudyInstanceUID == r["study_uid"] and f[0][1].ImageType[2] == "ADC"
+        )
+        assert adc_files[0][1].FrameOfReferenceUID == t2_files[0][1].FrameOfReferenceUID
+        z_index = {
+            round(float(ds.ImagePositionPatient[2]), 2): i for i, (_, ds) in enumerate(t2_files)
+        }
+        t2 = np.stack([pydicom.dcmread(p).pixel_array for p, _ in t2_files]).astype(float)
+        adc = np.stack([pydicom.dcmread(p).pixel_array for p, _ in adc_files]).astype(float)
+        seg = hd.seg.segread(seg_paths[r["seg_series_uid"]])
+        mask = np.zeros(t2.shape, dtype=bool)
+        for i, frame in enumerate(seg.PerFrameFunctionalGroupsSequence):
+            if _segment_of(seg, frame) == int(r["seg_segment_number"]):
+                k = z_index[round(float(frame.PlanePositionSequence[0].ImagePositionPatient[2]), 2)]
+                mask[k] |= seg.pixel_array[i] > 0
+        core = ndimage.binary_erosion(mask) if ndimage.binary_erosion(mask).any() else mask
+        assert np.median(adc[core]) < 1100, r["lesion_id"]
+        assert np.median(t2[core]) < 700, r["lesion_id"]
