@@ -86,3 +86,35 @@ def test_cohort_is_not_built_yet(capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _main(capsys, "radiomics", "cohort", "m.json")
     assert code == 2
     assert "not built yet" in err
+
+
+def test_label_image_gives_one_row_per_label(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nib = pytest.importorskip("nibabel")
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(-100, 200, (12, 10, 9)).astype(np.int16)
+    lab = np.zeros_like(img, dtype=np.uint8)
+    lab[2:5, 2:6, 2:6] = 1
+    lab[6:10, 3:8, 2:7] = 2
+    aff = np.diag([0.8, 0.8, 2.5, 1.0])
+    nib.save(nib.Nifti1Image(img, aff), tmp_path / "img.nii.gz")
+    nib.save(nib.Nifti1Image(lab, aff), tmp_path / "lab.nii.gz")
+    out = tmp_path / "f.csv"
+    code, err = _main(
+        capsys,
+        "radiomics", "extract",
+        "--image", str(tmp_path / "img.nii.gz"),
+        "--mask", str(tmp_path / "lab.nii.gz"),
+        "--settings", "pyradiomics-default",
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    rows = list(csv.DictReader(out.open()))
+    assert [r["label"] for r in rows] == ["1", "2"]
+    assert all(r["roi"] for r in rows)
+    voxel_mm3 = 0.8 * 0.8 * 2.5
+    assert float(rows[0]["morph_vol_approx"]) == pytest.approx(3 * 4 * 4 * voxel_mm3)
+    assert float(rows[1]["morph_vol_approx"]) == pytest.approx(4 * 5 * 5 * voxel_mm3)

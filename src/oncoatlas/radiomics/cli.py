@@ -71,6 +71,7 @@ def extract(image: str, masks: tuple[str, ...], settings: str, out: str) -> None
                 "image": image,
                 "mask": spec,
                 "roi": name,
+                "label": lab,
                 "settings": s.name,
                 "settings_hash": s.hash(),
                 "oncoatlas_version": pkg_version,
