@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oncoatlas.federation.audit import AuditLog, verify
 from oncoatlas.federation.cli import audit_verify
 
 
-def make_log(path: Path, n: int = 5) -> AuditLog:
-    log = AuditLog(path)
+def make_log(path: Path, n: int = 5, fsync: bool = True) -> AuditLog:
+    log = AuditLog(path, fsync=fsync)
     for i in range(n):
         log.append(token_id=f"t{i % 2}", endpoint="/search", spec_hash=f"{i:064x}", granularity="count",
                    result_size=i, status=200)
@@ -123,3 +125,32 @@ def test_cli_verify_exit_codes(tmp_path: Path) -> None:
 def test_verify_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         verify(tmp_path / "none.jsonl")
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), n=st.integers(min_value=2, max_value=8))
+def test_any_tampering_is_detected_at_the_right_line(tmp_path_factory: pytest.TempPathFactory,
+                                                     data: st.DataObject, n: int) -> None:
+    path = tmp_path_factory.mktemp("audit") / "a.jsonl"
+    make_log(path, n, fsync=False)
+    raw = path.read_bytes().splitlines(keepends=True)
+    op = data.draw(st.sampled_from(["byte", "delete", "swap"]))
+    if op == "byte":
+        i = data.draw(st.integers(0, n - 1))
+        j = data.draw(st.integers(0, len(raw[i]) - 2))  # not the newline
+        new = data.draw(st.integers(0, 255).filter(lambda b: b != raw[i][j] and b != 10))
+        raw[i] = raw[i][:j] + bytes([new]) + raw[i][j + 1:]
+        expected = i + 1
+    elif op == "delete":
+        i = data.draw(st.integers(0, n - 1))
+        del raw[i]
+        expected = i + 1
+    else:
+        i = data.draw(st.integers(0, n - 2))
+        j = data.draw(st.integers(i + 1, n - 1))
+        raw[i], raw[j] = raw[j], raw[i]
+        expected = i + 1
+    path.write_bytes(b"".join(raw))
+    result = verify(path)
+    assert not result.ok
+    assert result.first_bad_line == expected, (op, str(result))
