@@ -232,3 +232,14 @@ def test_clean_descriptors_keep_roi_names_without_identifiers(sts_longitudinal: 
             assert all(n.startswith("GTV") for n in names), names
         desc = str(out.get("SeriesDescription", ""))
         assert str(src.PatientID) not in desc
+
+
+def test_outputs_pass_the_audit_and_sources_do_not(sts_basic: StsRun) -> None:
+    from oncoatlas.deid import audit_dataset, audit_folder
+
+    assert audit_folder(sts_basic.out, sts_basic.options) == {}
+    rs = pydicom.dcmread(STS / "STS_001" / "CT" / "mask" / "RS.dcm")
+    problems = audit_dataset(rs)
+    assert "SOPInstanceUID: UID not replaced" in problems
+    assert "StudyDate: should be empty" in problems
+    assert all("STS_001" not in p for p in problems)  # paths, never values

@@ -437,6 +437,8 @@ class Deidentifier:
             cleaned = [ctx.cleaner.clean(v) for v in values]
             if cleaned != values:
                 ds[btag] = _elem(btag, vr, cleaned if len(cleaned) > 1 else cleaned[0])
+            elif isinstance(elem, RawDataElement):
+                ds[btag] = elem  # unchanged: write the original bytes back, not a re-encoding
             return
         # TM (whole-day shifts leave times unchanged), numbers: kept.
 
