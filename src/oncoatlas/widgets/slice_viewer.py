@@ -216,6 +216,11 @@ class SliceViewer(pn.viewable.Viewer):
                 self._applying_preset = False
 
     @property
+    def is_2d(self) -> bool:
+        """A single-slice image (mammogram, radiograph): only the axial plane is shown."""
+        return bool(self._data.shape[0] == 1)
+
+    @property
     def clim(self) -> tuple[float, float]:
         """The display window ``(low, high)`` in the volume's units."""
         return (
@@ -431,9 +436,15 @@ class SliceViewer(pn.viewable.Viewer):
         """The widgets (made with ``from_param``)."""
         w = pn.widgets
         rows: list[Any] = [
-            w.IntSlider.from_param(self.param.z_index, name="axial (z)"),
-            w.IntSlider.from_param(self.param.y_index, name="coronal (y)"),
-            w.IntSlider.from_param(self.param.x_index, name="sagittal (x)"),
+            w.IntSlider.from_param(self.param[name], name=label, css_classes=[f"oncoatlas-{name}"])
+            for name, label, n in (
+                ("z_index", "axial (z)", self._data.shape[0]),
+                ("y_index", "coronal (y)", self._data.shape[1]),
+                ("x_index", "sagittal (x)", self._data.shape[2]),
+            )
+            if n > 1 and not (self.is_2d and name != "z_index")
+        ]
+        rows += [
             w.Select.from_param(self.param.preset, name="window preset"),
             w.FloatInput.from_param(self.param.window_center, name="centre"),
             w.FloatInput.from_param(self.param.window_width, name="width"),
@@ -449,7 +460,8 @@ class SliceViewer(pn.viewable.Viewer):
                 w.FloatSlider.from_param(self.param.heatmap_opacity, name="heat-map opacity", step=0.05),
                 w.FloatSlider.from_param(self.param.heatmap_threshold, name="heat-map threshold"),
             ]
-        rows.append(w.Checkbox.from_param(self.param.show_3d, name="3D rendering"))
+        if not self.is_2d:
+            rows.append(w.Checkbox.from_param(self.param.show_3d, name="3D rendering"))
         rows.append(self.legend())
         return pn.Column(*rows, width=260, css_classes=["oncoatlas-slice-controls"])
 
@@ -457,7 +469,7 @@ class SliceViewer(pn.viewable.Viewer):
         if self._panel is None:
             planes = [
                 pn.pane.Bokeh(self._figure(p), css_classes=[f"oncoatlas-{p}"], name=p)
-                for p in ("axial", "coronal", "sagittal")
+                for p in (("axial",) if self.is_2d else ("axial", "coronal", "sagittal"))
             ]
             self.param.watch(self._on_index, ["z_index", "y_index", "x_index"])
             self.param.watch(
@@ -465,13 +477,13 @@ class SliceViewer(pn.viewable.Viewer):
                 ["window_center", "window_width", "show_labels", "label_opacity", "show_heatmap",
                  "heatmap_opacity", "heatmap_threshold"],
             )
-            self._panel = pn.Row(
-                self.controls(),
-                pn.Column(
-                    pn.Row(*planes[:2]),
-                    pn.Row(planes[2], pn.panel(pn.bind(self._three_d, self.param.show_3d))),
-                ),
+            three_d = pn.panel(pn.bind(self._three_d, self.param.show_3d))
+            grid = (
+                pn.Column(planes[0])
+                if self.is_2d
+                else pn.Column(pn.Row(*planes[:2]), pn.Row(planes[2], three_d))
             )
+            self._panel = pn.Row(self.controls(), grid)
         return self._panel
 
 
