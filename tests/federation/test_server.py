@@ -190,3 +190,24 @@ def test_server_follows_a_reindexed_catalog(nodes_dir: Path, tmp_path: Path) -> 
         second = httpx.post(f"{server.url}/search", json={"spec": ALL}, headers=auth("analyst")).json()
     assert by_dataset(second)["beta-prostate"]["patients"] == 16
     assert second["snapshot_id"] != first["snapshot_id"]
+
+
+def test_concurrent_requests_agree(alpha_server: ServerThread) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [{"spec": {"include": {"age_at_diagnosis": {"min": 40 + i % 5}}}, "breakdowns": ["sex"] if i % 2 else []}
+              for i in range(30)]
+
+    def ask(i: int) -> tuple[int, Any]:
+        if i % 7 == 0:
+            r = httpx.post(f"{alpha_server.url}/records", json={"spec": bodies[i]["spec"]}, headers=auth("researcher"),
+                           timeout=30)
+            return r.status_code, r.json()["total"]
+        r = httpx.post(f"{alpha_server.url}/search", json=bodies[i], headers=auth("analyst"), timeout=30)
+        return r.status_code, by_dataset(r.json())["alpha-lung"]["patients"]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(ask, range(30)))
+    assert all(code == 200 for code, _ in answers)
+    sequential = [ask(i) for i in range(30)]
+    assert answers == sequential

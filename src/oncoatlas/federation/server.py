@@ -186,6 +186,7 @@ class NodeState:
         from oncoatlas.catalog import Catalog
 
         self.policy = Policy.from_yaml(policy_path)
+        self.catalog_dir = Path(catalog_dir)
         self.catalog = Catalog.open(catalog_dir, threads=threads)
         self.audit = AuditLog(audit_path) if audit_path is not None else None
         self.budgets = BudgetTracker(dict(self.audit.usage()) if self.audit else None)
@@ -584,10 +585,14 @@ def create_app(
         except (ValueError, TypeError, KeyError) as exc:
             raise _error(422, f"invalid request: settings: {exc}") from None
         crit = _compile(spec)
-        result = run_radiomics_job(
-            state.catalog, crit, grants, state.policy.threshold,
-            features=body.features, settings=settings, max_series=body.max_series,
-        )
+        from oncoatlas.catalog import Catalog
+
+        # a connection of its own: the job queries the catalog from this thread for seconds
+        with Catalog.open(state.catalog_dir) as job_catalog:
+            result = run_radiomics_job(
+                job_catalog, crit, grants, state.policy.threshold,
+                features=body.features, settings=settings, max_series=body.max_series,
+            )
         request.state.granularity = Granularity.COUNT.value
         request.state.result_size = len(result.get("datasets", []))
         return {"node": state.node, "snapshot_id": state.snapshot_id, **result}
