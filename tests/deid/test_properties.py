@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from oncoatlas.deid import Deidentifier, ProfileOptions
+from oncoatlas.deid import Deidentifier, ProfileOptions, audit_dataset
 from oncoatlas.deid.profile import compile_profile
 
 from ._walk import iter_elements
@@ -124,6 +124,7 @@ def test_no_phi_value_survives(
         # free text and names: nowhere in the written file, not even inside a descriptor
         assert text.encode("ascii") not in raw, text
     reread = pydicom.dcmread(io.BytesIO(raw))
+    assert audit_dataset(reread, options) == []
     values = {str(e.value) for _, e in iter_elements(reread) if e.VR != "SQ"}
     for value in others:  # dates and UIDs: no element keeps one
         assert value not in values, value
