@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage
 from skimage import measure
 
@@ -71,3 +73,26 @@ def test_derived_uids_and_tokens() -> None:
     assert derive_token(0, "oslo", "demo-researcher") != derive_token(
         0, "milano", "demo-researcher"
     )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    ndim=st.sampled_from([2, 3]),
+    size=st.integers(8, 40),
+    diameter=st.floats(1.0, 20.0),
+    malignant=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_render_lesion_invariants(
+    ndim: int, size: int, diameter: float, malignant: bool, seed: int
+) -> None:
+    shape = (size,) * ndim
+    centre = [size / 2] * ndim
+    delta, mask = render_lesion(shape, centre, diameter, malignant, np.random.default_rng(seed))
+    assert delta.shape == mask.shape == shape
+    assert mask[tuple(round(c) for c in centre)]
+    assert np.all(np.isfinite(delta)) and delta.min() >= 0
+    # nothing beyond the documented reach (2.4 radii + 2 voxels)
+    idx = np.argwhere(mask)
+    reach = np.sqrt(((idx - np.asarray(centre)) ** 2).sum(axis=1)).max()
+    assert reach <= 2.4 * diameter / 2 + 2.0

@@ -134,7 +134,8 @@ def render_lesion(
         contrast and add to the background.
     mask : numpy.ndarray of bool
         The lesion's ground-truth mask (``intensity_delta`` is 0 outside it, up to the
-        anti-aliased rim).
+        anti-aliased rim). It always holds the voxel nearest the centre when that voxel is
+        inside ``shape``, however small the lesion.
 
     Raises
     ------
@@ -224,6 +225,12 @@ def render_lesion(
     else:
         level = 1.0 + 0.03 * rng.standard_normal(rho.shape)
 
+    # a lesion smaller than a voxel still owns the voxel nearest its centre
+    nearest = np.rint(center).astype(int)
+    near = tuple(int(v) for v in np.clip(nearest - lo, 0, np.asarray(hi) - lo - 1))
+    if np.all((nearest >= 0) & (nearest < shape)) and not inside[near]:
+        inside[near] = True
+        soft[near] = 1.0
     box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     delta[box] = (soft * level).astype(np.float32)
     mask[box] = inside
