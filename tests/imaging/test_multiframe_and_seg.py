@@ -177,3 +177,21 @@ def test_resample_linear_and_nearest(ct_series: tuple[Path, np.ndarray]) -> None
     near = resample_to(lab, fine)
     assert near.dtype == np.uint8
     np.testing.assert_array_equal(near.values[:, :, ::2], lab.values)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_compressed_enhanced_multiframe(tmp_path: Path, workers: int) -> None:
+    from pydicom.uid import RLELossless
+
+    from oncoatlas.imaging import series
+
+    rng = np.random.default_rng(9)
+    n = series.PROCESS_MIN_FRAMES + 3
+    stack = rng.integers(0, 3000, size=(n, 12, 10)).astype(np.int16)
+    zs = list(rng.permutation(n) * 1.25)
+    _enhanced_ct(tmp_path / "mf.dcm", stack, [(0.0, 0.0, float(z)) for z in zs])
+    ds = pydicom.dcmread(tmp_path / "mf.dcm")
+    ds.compress(RLELossless)
+    ds.save_as(tmp_path / "rle.dcm", enforce_file_format=True)
+    vol = open_volume(tmp_path / "rle.dcm", workers=workers)
+    np.testing.assert_array_equal(vol.values, stack[np.argsort(zs)] * 2.0 - 1000.0)

@@ -560,13 +560,14 @@ def decode_into(
     out = np.empty((n, series.rows, series.columns), dtype=np.float32)
     multi: dict[int, npt.NDArray[Any]] = {}
     native_views: list[tuple[int, Frame, Dataset]] = []
+    nproc = workers if workers is not None else min(os.cpu_count() or 1, 16)
     for k, i in enumerate(order):
         fr = series.frames[i]
         ds = datasets[owner[i]]
         if fr.index is not None:
             if owner[i] not in multi:
                 try:
-                    multi[owner[i]] = pydicom.pixels.pixel_array(ds)
+                    multi[owner[i]] = _decode_multiframe(ds, nproc)
                 except Exception as exc:
                     raise DicomReadError(
                         f"{fr.path}: cannot decode pixel data "
@@ -580,7 +581,6 @@ def decode_into(
     pending = _convert_native(out, native_views, factor)
     if not pending:
         return out
-    nproc = workers if workers is not None else min(os.cpu_count() or 1, 16)
     if (
         nproc > 1
         and len(pending) >= PROCESS_MIN_FRAMES
@@ -604,6 +604,29 @@ def decode_into(
     for k, fr, ds in pending:
         out[k] = decode_frame(fr, ds, factor)
     return out
+
+
+def _decode_multiframe(ds: Dataset, nproc: int) -> npt.NDArray[Any]:
+    """All frames of a multi-frame dataset; compressed frames in worker processes."""
+    nframes = _int(ds.get("NumberOfFrames")) or 1
+    if nproc > 1 and nframes >= PROCESS_MIN_FRAMES and _is_compressed(ds) and "PixelData" in ds:
+        pool = _pool(nproc)
+        if pool is not None:
+            try:
+                from pydicom.encaps import encapsulate, generate_frames
+
+                payloads = []
+                for frame in generate_frames(ds.PixelData, number_of_frames=nframes):
+                    one = _decode_payload(ds)
+                    one.NumberOfFrames = 1
+                    one.PixelData = encapsulate([frame])
+                    one["PixelData"].VR = "OB"
+                    payloads.append(one)
+                chunk = max(1, nframes // (nproc * 4))
+                return np.stack(list(pool.map(_decode_in_worker, payloads, chunksize=chunk)))
+            except Exception as exc:  # decode here for a precise error
+                logger.info("parallel multi-frame decoding failed (%s); decoding here", exc)
+    return np.asarray(pydicom.pixels.pixel_array(ds))
 
 
 def _convert_native(
