@@ -27,7 +27,8 @@ def histogram_features(levels: NDArray[np.integer], n_levels: int) -> dict[str, 
 
     Notes
     -----
-    The mode is the most frequent grey level (the lowest one on ties). Gradients use
+    The mode is the most frequent grey level; among ties, the one closest to the mean (as
+    MIRP, the IBSI reference implementation, resolves them). Gradients use
     forward / backward differences at the first / last bin and central differences
     elsewhere (IBSI 3.4.21-24).
     """
@@ -35,7 +36,8 @@ def histogram_features(levels: NDArray[np.integer], n_levels: int) -> dict[str, 
     out = {f"ih_{k}": v for k, v in first_order(g.astype(np.float64)).items()}
     h = np.bincount(g - 1, minlength=n_levels).astype(np.float64)
     p = h / h.sum()
-    out["ih_mode"] = float(np.argmax(h) + 1)
+    modes = np.flatnonzero(h == h.max()) + 1
+    out["ih_mode"] = float(modes[np.argmin(np.abs(modes - out["ih_mean"]))])
     nz = p[p > 0]
     out["ih_entropy"] = float(-np.sum(nz * np.log2(nz)))
     out["ih_uniformity"] = float(np.sum(p**2))
