@@ -375,11 +375,6 @@ def _joined(df: pd.DataFrame, key: str, col: str) -> pd.Series:
     return pairs.groupby(key)[col].agg(",".join)
 
 
-def _mode_first(s: pd.Series) -> Any:
-    s = s.dropna()
-    return s.iloc[0] if len(s) else None
-
-
 def derive_tables(
     files: pa.Table,
     node: str,
