@@ -505,9 +505,13 @@ def create_app(
                     cells = c.breakdowns.get(name, {})
                     total_key = "series" if name == "modality" else "patients"
                     total = getattr(c, total_key)
-                    bd[name] = protect_margin(
-                        total, cells, k, total_published=isinstance(published[total_key], int)
-                    )
+                    try:
+                        bd[name] = protect_margin(
+                            total, cells, k, total_published=isinstance(published[total_key], int)
+                        )
+                    except ValueError as exc:  # inconsistent cells: withhold rather than guess
+                        logger.error("node %s: %s breakdown of %s withheld: %s", state.node, name, ds, exc)
+                        bd[name] = None
             rows.append(
                 DatasetAnswer(
                     dataset=ds, granularity=g.value, patients=published["patients"], studies=published["studies"],
