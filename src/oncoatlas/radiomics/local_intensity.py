@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import signal
 
 __all__ = ["local_intensity_features", "sphere_kernel"]
 
@@ -37,9 +36,11 @@ def sphere_kernel(spacing: Sequence[float], radius: float = PEAK_RADIUS_MM) -> F
 
 def local_means(image: FloatArray, spacing: Sequence[float]) -> FloatArray:
     """Mean intensity within the 1 cm³ sphere around every voxel."""
+    from scipy.signal import fftconvolve  # scipy.signal is slow to import; only needed here
+
     k = sphere_kernel(spacing)
-    num = signal.fftconvolve(image, k, mode="same")
-    den = signal.fftconvolve(np.ones_like(image), k, mode="same")
+    num = fftconvolve(image, k, mode="same")
+    den = fftconvolve(np.ones_like(image), k, mode="same")
     return np.asarray(num / np.rint(den), dtype=np.float64)
 
 
