@@ -211,3 +211,18 @@ def test_concurrent_requests_agree(alpha_server: ServerThread) -> None:
     assert all(code == 200 for code, _ in answers)
     sequential = [ask(i) for i in range(20)]
     assert answers == sequential
+
+
+def test_spent_budget_survives_a_restart(nodes_dir: Path, tmp_path: Path) -> None:
+    from oncoatlas.federation.audit import AuditLog
+    from oncoatlas.federation.server import create_app
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for _ in range(3):  # the stingy token's total of 3, spent before the restart
+        log.append(token_id="stingy", endpoint="/search", spec_hash=None, granularity="count", result_size=2,
+                   status=200)
+    app = create_app(nodes_dir / "alpha" / "catalog", nodes_dir / "alpha" / "policy.yaml", log.path)
+    with ServerThread(app) as server:
+        r = httpx.post(f"{server.url}/search", json={"spec": ALL}, headers=auth("stingy"))
+    assert r.status_code == 429 and "total budget of 3" in r.json()["detail"]
+    assert verify(log.path).ok
