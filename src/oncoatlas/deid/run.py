@@ -126,7 +126,7 @@ def _load_previous(
     return {rec["source"]: rec for rec in data.get("files", [])}
 
 
-def _write_report(report: RunReport, fingerprint: str, src: Path, dst: Path, done: bool) -> None:
+def _write_report(report: RunReport, fingerprint: str, done: bool) -> None:
     report.report_dir.mkdir(parents=True, exist_ok=True)
     data = {
         "tool": "oncoatlas deid",
@@ -260,7 +260,7 @@ def deidentify_folder(
             bar.update(1)
         if count % _CHECKPOINT_EVERY == 0:
             report.seconds = time.perf_counter() - started
-            _write_report(report, fingerprint, src_path, dst_path, done=False)
+            _write_report(report, fingerprint, done=False)
 
     dst_path.mkdir(parents=True, exist_ok=True)
     try:
@@ -285,7 +285,7 @@ def deidentify_folder(
             if not rec.status:
                 rec.status, rec.reason = Status.FAILED, "run interrupted before this file"
         report.seconds = time.perf_counter() - started
-        _write_report(report, fingerprint, src_path, dst_path, done=True)
+        _write_report(report, fingerprint, done=True)
     seen: dict[str, int] = {}
     for rec in records:
         if rec.status == Status.DEIDENTIFIED and rec.output:
@@ -294,7 +294,7 @@ def deidentify_folder(
                 rec.reason = f"same SOPInstanceUID as file {first}: one output for both"
                 logger.info("deid: file %d (%s): %s", rec.index, rec.source, rec.reason)
     if len(seen) < sum(1 for r in records if r.status == Status.DEIDENTIFIED):
-        _write_report(report, fingerprint, src_path, dst_path, done=True)
+        _write_report(report, fingerprint, done=True)
     counts = report.counts()
     logger.info("deid: done: %s", counts)
     return report
