@@ -40,7 +40,6 @@ from oncoatlas.errors import CatalogError, CriteriaError
 from oncoatlas.federation import answers
 from oncoatlas.federation.audit import AuditLog, spec_hash
 from oncoatlas.federation.policy import (
-    ANONYMOUS,
     BudgetExceededError,
     BudgetTracker,
     Granularity,
@@ -443,11 +442,14 @@ def create_app(
     # -- endpoints ----------------------------------------------------------------------
     @app.get("/health", response_model=HealthResponse, summary="Liveness and catalog snapshot.")
     def health() -> HealthResponse:
+        """Liveness: the node's name, its catalog snapshot id and how many datasets it holds."""
         state.refresh()
         return HealthResponse(status="ok", node=state.node, snapshot_id=state.snapshot_id, datasets=len(state.datasets))
 
     @app.get("/datasets", summary="Public dataset catalogue with coarse counts.")
     def datasets(request: Request) -> dict[str, Any]:
+        """The public catalogue: every dataset's description (datasets.yaml, DCAT-style) with
+        coarse counts (``"<k"`` or rounded to tens). No token needed."""
         state.refresh()
         k = state.policy.threshold
         out = []
@@ -466,6 +468,13 @@ def create_app(
     @app.post("/search", response_model=SearchResponse, summary="Privacy-protected counts of a cohort spec.",
               responses=_responses(401, 403, 422, 429))
     def search(body: SearchRequest, request: Request) -> SearchResponse:
+        """Counts of patients, studies and series per dataset for a cohort spec.
+
+        Counts below the threshold k are ``"<k"`` (0 included); breakdowns (sex, age_band,
+        modality) get complementary suppression (``"suppressed"``) so that no hidden cell
+        follows from the total and the others. Datasets the caller holds at ``record`` get
+        exact numbers. Each call is charged to the caller's budget (429 when spent).
+        """
         state.refresh()
         spec = _spec_dict(body.spec)
         request.state.spec_hash = spec_hash(spec)
@@ -527,6 +536,9 @@ def create_app(
     @app.post("/records", response_model=RecordsResponse, summary="Series rows (needs a record grant).",
               responses=_responses(401, 403, 422, 429))
     def records(body: RecordsRequest, request: Request) -> RecordsResponse:
+        """Series rows (with the patients' clinical fields) of the datasets the bearer token
+        holds at ``record``; others are listed in ``withheld``. 401 without a valid token,
+        403 without any record grant. File paths never leave the node."""
         import json
 
         state.refresh()
@@ -568,6 +580,12 @@ def create_app(
     @app.post("/jobs/radiomics", summary="Compute-to-data radiomics: aggregate feature statistics only.",
               responses=_responses(401, 403, 422, 429, 501))
     def radiomics_job(body: JobRequest, request: Request) -> dict[str, Any]:
+        """Compute-to-data: IBSI radiomics of the cohort's segmented series, computed here.
+
+        ``count`` grants get per-feature aggregates (n, mean, std, quartiles) over at least
+        k patients, else ``"suppressed"``; ``record`` grants also get per-series feature
+        rows. Pixels never leave the node. 501 when the radiomics engine is not installed.
+        """
         spec = _spec_dict(body.spec)
         request.state.spec_hash = spec_hash(spec)
         principal = principal_for(request, required=False)
@@ -610,8 +628,3 @@ def _radiomics_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def principal_id(principal: Principal | None) -> str:
-    """The audit id of a principal (``anonymous`` or the token id)."""
-    return ANONYMOUS if principal is None else principal.id
