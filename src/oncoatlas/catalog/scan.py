@@ -137,13 +137,24 @@ def _int(text: Any) -> int | None:
         return None
 
 
+_HH = struct.Struct("<HH").unpack_from
+_HHL = struct.Struct("<HHL").unpack_from
+_HH2SH = struct.Struct("<HH2sH").unpack_from  # explicit VR header: group, element, VR, length
+_U16 = struct.Struct("<H").unpack_from
+_U32 = struct.Struct("<L").unpack_from
+_SHORT_VRS = {
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN",
+    b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
+}
+
+
 def _skip_undefined(buf: bytes, pos: int, explicit: bool) -> int:
-    """Return the position after an undefined-length value starting at ``pos``."""
+    """Return the position after an undefined-length sequence value starting at ``pos``."""
     n = len(buf)
     while True:
         if pos + 8 > n:
             raise _NeedMore
-        group, elem, length = struct.unpack_from("<HHL", buf, pos)
+        group, elem, length = _HHL(buf, pos)
         tag = (group << 16) | elem
         pos += 8
         if tag == _SEQ_END:
@@ -151,61 +162,90 @@ def _skip_undefined(buf: bytes, pos: int, explicit: bool) -> int:
         if tag != _ITEM:
             raise _Fallback  # encapsulated fragments or malformed: let pydicom decide
         if length == _UNDEFINED:
-            pos = _walk(buf, pos, explicit, None, in_item=True)
+            pos = _walk_item(buf, pos, explicit)
         else:
             pos += length
 
 
-def _walk(
-    buf: bytes, pos: int, explicit: bool, out: dict[str, Any] | None, *, in_item: bool = False
-) -> int:
-    """Walk data elements from ``pos``; fill ``out`` with :data:`WANTED` values (top level).
+def _element(buf: bytes, pos: int, explicit: bool) -> tuple[int, int, int]:
+    """Tag, value length and value offset of the data element at ``pos``."""
+    n = len(buf)
+    if pos + 8 > n:
+        raise _NeedMore
+    if explicit:
+        group, elem, vr, length = _HH2SH(buf, pos)
+        if vr in _SHORT_VRS:
+            return (group << 16) | elem, length, pos + 8
+        if vr in _LONG_VRS:
+            if pos + 12 > n:
+                raise _NeedMore
+            return (group << 16) | elem, _U32(buf, pos + 8)[0], pos + 12
+        if (group, elem) in ((0xFFFE, 0xE00D), (0xFFFE, 0xE0DD)):
+            return (group << 16) | elem, 0, pos + 8
+        raise _Fallback
+    group, elem, length = _HHL(buf, pos)
+    return (group << 16) | elem, length, pos + 8
 
-    Returns the position of the Pixel Data element (top level), of the byte after an item
-    delimiter (``in_item``) or the end of the buffer.
+
+def _walk_item(buf: bytes, pos: int, explicit: bool) -> int:
+    """Skip the data elements of an undefined-length item; return the position after it."""
+    n = len(buf)
+    while pos < n:
+        tag, length, pos = _element(buf, pos, explicit)
+        if tag == _ITEM_END:
+            return pos
+        if length == _UNDEFINED:
+            pos = _skip_undefined(buf, pos, explicit)
+        else:
+            pos += length
+    raise _NeedMore
+
+
+def _walk(buf: bytes, pos: int, explicit: bool, out: dict[str, Any]) -> int:
+    """Walk top-level data elements from ``pos``; fill ``out`` with :data:`WANTED` values.
+
+    Returns the position of the Pixel Data element (or any later tag), or the end of the
+    buffer.
     """
     n = len(buf)
-    unpack = struct.unpack_from
+    wanted = WANTED
     while pos < n:
         if pos + 8 > n:
             raise _NeedMore
-        group, elem = unpack("<HH", buf, pos)
-        tag = (group << 16) | elem
-        if in_item and tag == _ITEM_END:
-            return pos + 8
-        if out is not None and tag >= _PIXEL_DATA:
-            return pos
         if explicit:
-            vr = buf[pos + 4 : pos + 6]
-            if vr in _LONG_VRS:
+            group, elem, vr, length = _HH2SH(buf, pos)
+            tag = (group << 16) | elem
+            if tag >= _PIXEL_DATA:
+                return pos
+            if vr in _SHORT_VRS:
+                pos += 8
+            elif vr in _LONG_VRS:
                 if pos + 12 > n:
                     raise _NeedMore
-                (length,) = unpack("<L", buf, pos + 8)
-                hdr = 12
-            elif vr.isalpha() and vr.isupper():
-                (length,) = unpack("<H", buf, pos + 6)
-                hdr = 8
+                length = _U32(buf, pos + 8)[0]
+                pos += 12
             else:
                 raise _Fallback
         else:
-            (length,) = unpack("<L", buf, pos + 4)
-            hdr = 8
-        pos += hdr
+            group, elem, length = _HHL(buf, pos)
+            tag = (group << 16) | elem
+            if tag >= _PIXEL_DATA:
+                return pos
+            pos += 8
         if length == _UNDEFINED:
-            if out is not None and tag in WANTED:
+            if tag in wanted:
                 raise _Fallback
             pos = _skip_undefined(buf, pos, explicit)
             continue
         end = pos + length
-        if out is not None and tag in WANTED:
+        if tag in wanted:
             if end > n:
                 raise _NeedMore
-            key, vr_name = WANTED[tag]
-            raw = buf[pos:end]
+            key, vr_name = wanted[tag]
             if vr_name == "US":
-                out[key] = unpack("<H", raw, 0)[0] if len(raw) >= 2 else None
+                out[key] = _U16(buf, pos)[0] if length >= 2 else None
             else:
-                out[key] = raw
+                out[key] = buf[pos:end]
         pos = end
     if pos > n:
         raise _NeedMore
