@@ -146,6 +146,8 @@ def exact_counts(
     if not breakdowns:
         return out
     cats = list(modalities) if modalities is not None else node_modalities(catalog)
+    if "other" not in cats:
+        cats.append("other")
     for counts in out.values():
         _empty_breakdowns(counts, breakdowns, cats)
     if "sex" in breakdowns or "age_band" in breakdowns:
