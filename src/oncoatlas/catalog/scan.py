@@ -74,6 +74,17 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00280030: ("_pixel_spacing", "DS"),
 }
 
+#: tag -> key of the top-level sequences the fast path keeps (raw) for SEG, RTSTRUCT and
+#: enhanced multi-frame objects.
+WANTED_SQ: dict[int, str] = {
+    0x00081115: "_ref_series",  # ReferencedSeriesSequence (SEG)
+    0x00082112: "_source",  # SourceImageSequence
+    0x00620002: "_segments",  # SegmentSequence
+    0x52009229: "_shared",  # SharedFunctionalGroupsSequence
+    0x30060010: "_ref_for",  # ReferencedFrameOfReferenceSequence (RTSTRUCT)
+    0x30060020: "_rois",  # StructureSetROISequence
+}
+
 #: Keys of a file record, in table order (see ``oncoatlas.catalog.tables.FILES``).
 RECORD_FIELDS: tuple[str, ...] = (
     "path", "size", "mtime_ns", "status", "reason",
@@ -201,6 +212,47 @@ def _walk_item(buf: bytes, pos: int, explicit: bool) -> int:
     raise _NeedMore
 
 
+class _Seq(bytes):
+    """The raw value of a sequence (its items, without a sequence delimiter)."""
+
+
+def _items(raw: bytes | None, explicit: bool) -> list[dict[int, bytes]]:
+    """Parse the items of a raw sequence value into ``{tag: raw value}`` dicts (PS3.5 §7.5)."""
+    out: list[dict[int, bytes]] = []
+    if not raw:
+        return out
+    pos, n = 0, len(raw)
+    while pos + 8 <= n:
+        group, elem, length = _HHL(raw, pos)
+        tag = (group << 16) | elem
+        pos += 8
+        if tag == _SEQ_END:
+            break
+        if tag != _ITEM:
+            raise _Fallback
+        item: dict[int, bytes] = {}
+        stop = None if length == _UNDEFINED else pos + length
+        limit = n if stop is None else stop
+        while pos < limit:
+            etag, elen, vpos = _element(raw, pos, explicit)
+            if etag == _ITEM_END:
+                pos = vpos
+                break
+            if elen == _UNDEFINED:
+                nxt = _skip_undefined(raw, vpos, explicit)
+                item[etag] = raw[vpos : nxt - 8]
+                pos = nxt
+            else:
+                if vpos + elen > n:
+                    raise _Fallback
+                item[etag] = raw[vpos : vpos + elen]
+                pos = vpos + elen
+        if stop is not None:
+            pos = stop
+        out.append(item)
+    return out
+
+
 def _walk(buf: bytes, pos: int, explicit: bool, out: dict[str, Any]) -> int:
     """Walk top-level data elements from ``pos``; fill ``out`` with :data:`WANTED` values.
 
@@ -235,10 +287,17 @@ def _walk(buf: bytes, pos: int, explicit: bool, out: dict[str, Any]) -> int:
         if length == _UNDEFINED:
             if tag in wanted:
                 raise _Fallback
+            start = pos
             pos = _skip_undefined(buf, pos, explicit)
+            if tag in WANTED_SQ:
+                out[WANTED_SQ[tag]] = _Seq(buf[start : pos - 8])
             continue
         end = pos + length
-        if tag in wanted:
+        if tag in WANTED_SQ:
+            if end > n:
+                raise _NeedMore
+            out[WANTED_SQ[tag]] = _Seq(buf[pos:end])
+        elif tag in wanted:
             if end > n:
                 raise _NeedMore
             key, vr_name = wanted[tag]
@@ -278,27 +337,93 @@ def _fast(buf: bytes, rec: dict[str, Any]) -> int | None:
     media_class = meta.get(0x0002, b"").decode("ascii", "replace").strip(" \x00")
     if not ts or ts == _BIG_ENDIAN or ts in _DEFLATED or media_class == _DICOMDIR_CLASS:
         raise _Fallback
-    if media_class in (_SEG_CLASS, _RTSTRUCT_CLASS):
-        raise _Fallback
     rec["transfer_syntax"] = ts
     raw: dict[str, Any] = {}
-    stop = _walk(buf, pos, ts != _IMPLICIT_LE, raw)
+    explicit = ts != _IMPLICIT_LE
+    stop = _walk(buf, pos, explicit, raw)
     charset = raw.get("_charset", b"")
     charset_s = charset.decode("ascii", "replace").strip(" \x00").split("\\")[0] if charset else ""
     if charset_s not in _SAFE_CHARSETS:
         raise _Fallback
+    seqs = {k: raw.pop(k) for k in list(raw) if isinstance(raw[k], _Seq)}
     for key, value in raw.items():
         if key == "_charset":
             continue
         if isinstance(value, bytes):
             value = _text(value, charset_s)
         raw[key] = value
-    modality = raw.get("modality")
-    frames = _int(raw.get("number_of_frames"))
-    if modality in ("SEG", "RTSTRUCT") or (frames is not None and frames > 1):
-        raise _Fallback
+    if seqs.get("_shared"):
+        _fast_shared(raw, seqs["_shared"], explicit, charset_s)
     _finish(rec, raw)
+    _fast_references(rec, seqs, explicit, charset_s)
     return stop if stop < len(buf) else None
+
+
+def _fast_shared(raw: dict[str, Any], shared: bytes, explicit: bool, charset: str) -> None:
+    """Pixel spacing, thickness and orientation from the shared functional groups."""
+    items = _items(shared, explicit)
+    if not items:
+        return
+    measures = _items(items[0].get(0x00289110), explicit)
+    if measures:
+        if not raw.get("_pixel_spacing") and 0x00280030 in measures[0]:
+            raw["_pixel_spacing"] = _text(measures[0][0x00280030], charset)
+        if not raw.get("slice_thickness") and 0x00180050 in measures[0]:
+            raw["slice_thickness"] = _text(measures[0][0x00180050], charset)
+    plane = _items(items[0].get(0x00209116), explicit)
+    if plane and not raw.get("_orientation") and 0x00200037 in plane[0]:
+        raw["_orientation"] = _text(plane[0][0x00200037], charset)
+
+
+def _fast_references(rec: dict[str, Any], seqs: dict[str, Any], explicit: bool, charset: str) -> None:
+    """The SEG / RTSTRUCT reference columns (as :func:`_references`, from raw sequences)."""
+    sop_class = rec.get("sop_class_uid")
+    modality = rec.get("modality")
+    series: list[str] = []
+    instances: list[str] = []
+    frames: list[str] = []
+    labels: list[str] = []
+
+    def text(item: dict[int, bytes], tag: int) -> str:
+        return _text(item.get(tag, b""), charset)
+
+    if modality == "SEG" or sop_class == _SEG_CLASS:
+        rec["seg_kind"] = "SEG"
+        for item in _items(seqs.get("_ref_series"), explicit):
+            if text(item, 0x0020000E):
+                series.append(text(item, 0x0020000E))
+            else:
+                for inst in _items(item.get(0x0008114A), explicit):
+                    if text(inst, 0x00081155):
+                        instances.append(text(inst, 0x00081155))
+        if not series:
+            for item in _items(seqs.get("_source"), explicit):
+                if text(item, 0x00081155):
+                    instances.append(text(item, 0x00081155))
+        for seg in _items(seqs.get("_segments"), explicit):
+            labels.append(text(seg, 0x00620005))
+        if rec.get("frame_of_reference_uid"):
+            frames.append(rec["frame_of_reference_uid"])
+    elif modality == "RTSTRUCT" or sop_class == _RTSTRUCT_CLASS:
+        rec["seg_kind"] = "RTSTRUCT"
+        for fr in _items(seqs.get("_ref_for"), explicit):
+            if text(fr, 0x00200052):
+                frames.append(text(fr, 0x00200052))
+            for st in _items(fr.get(0x30060012), explicit):
+                for se in _items(st.get(0x30060014), explicit):
+                    if text(se, 0x0020000E):
+                        series.append(text(se, 0x0020000E))
+                    for ci in _items(se.get(0x30060016), explicit):
+                        if text(ci, 0x00081155):
+                            instances.append(text(ci, 0x00081155))
+        for roi in _items(seqs.get("_rois"), explicit):
+            labels.append(text(roi, 0x30060026))
+    else:
+        return
+    rec["ref_series"] = "\\".join(dict.fromkeys(series)) or None
+    rec["ref_instances"] = None if series else ("\\".join(dict.fromkeys(instances)) or None)
+    rec["ref_frame_of_reference"] = "\\".join(dict.fromkeys(frames)) or None
+    rec["seg_labels"] = "|".join(labels) or None
 
 
 def _finish(rec: dict[str, Any], raw: dict[str, Any]) -> None:
