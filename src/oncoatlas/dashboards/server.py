@@ -25,7 +25,9 @@ def _offline_config() -> None:
     os.environ["BOKEH_RESOURCES"] = "server"
     import panel as pn
 
-    pn.extension(design="bootstrap", notifications=True)
+    # Widget callbacks run on a thread pool (nthreads): a session waiting for a slow node or
+    # a long computation never blocks the event loop that serves the other sessions.
+    pn.extension(design="bootstrap", notifications=True, nthreads=pn.config.nthreads or 4)
 
 
 def _page_factory(page: Page, source: dict[str, str | None]) -> Callable[[], Any]:

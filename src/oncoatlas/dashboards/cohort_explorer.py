@@ -1,0 +1,200 @@
+"""Cohort Explorer dashboard page: filters with live per-node counts, plots, series, exports.
+
+Built on :class:`oncoatlas.widgets.CohortBuilder` over the data source given to
+``oncoatlas serve`` (a federation YAML: counts as each node answers them, ``"<k"`` where a
+node suppresses, failed nodes with their reason; or a catalog folder). Below the counts and
+the attrition: the distributions of the patients whose records the nodes allow
+(:meth:`oncoatlas.cohorts.Cohort.plot_distributions`), the series table of those nodes, and
+downloads of the spec (YAML) and of an access request
+(:func:`oncoatlas.cohorts.export_access_request`) for the datasets that hold matching
+patients.
+
+Responsiveness: widget callbacks run on Panel's thread pool (``pn.config.nthreads``, set by
+``oncoatlas serve``), so one session waiting for a slow node never blocks another; the page
+shows a progress bar while the nodes are asked and while records load.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+
+from oncoatlas.widgets.cohort_builder import CohortBuilder
+
+__all__ = ["CohortExplorer"]
+
+logger = logging.getLogger(__name__)
+
+#: series-table columns shown (when present)
+SERIES_COLUMNS = ("node", "dataset", "patient_id", "modality", "body_part", "manufacturer",
+                  "series_description", "slice_thickness", "has_segmentation", "sex",
+                  "age_at_diagnosis", "cancer_site", "stage", "series_uid")
+
+
+class CohortExplorer(pn.viewable.Viewer):
+    """The Cohort Explorer page.
+
+    Parameters
+    ----------
+    catalog, federation : str, optional
+        The data source given to ``oncoatlas serve`` (the federation wins when both are given).
+    """
+
+    catalog = param.String(default=None, allow_None=True, doc="Catalog folder to explore.")
+    federation = param.String(default=None, allow_None=True, doc="Federation YAML whose nodes are asked.")
+    purpose = param.String(default="", doc="Access request: the research purpose.")
+    ethics_approval = param.String(default="", doc="Access request: ethics approval reference.")
+    data_needed = param.String(default="", doc="Access request: data needed (images, clinical fields…).")
+    requester = param.String(default="", doc="Access request: who asks.")
+    records = param.DataFrame(default=None, allow_None=True, doc="Series rows from the nodes that allow records.")
+    records_note = param.String(default="", doc="Which nodes gave no records, and why.")
+    loading_records = param.Boolean(default=False, doc="True while records are fetched.")
+
+    def __init__(self, catalog: str | None = None, federation: str | None = None, **params: Any) -> None:
+        super().__init__(catalog=catalog, federation=federation, **params)
+        self.error = ""
+        self.builder: CohortBuilder | None = None
+        source = self.federation or self.catalog
+        if source is None:
+            self.error = ("No data source: start with `oncoatlas serve --federation FED.yaml` "
+                          "or `--catalog DIR`.")
+            return
+        try:
+            self.builder = CohortBuilder(source, cohort_name="explorer-cohort")
+        except Exception as exc:
+            logger.warning("cohort explorer cannot open %s: %s", source, exc)
+            self.error = f"Cannot open {source}: {exc}"
+            return
+        self.builder.param.watch(self._load_records, "revision")
+        self._load_records()
+
+    # -- records -----------------------------------------------------------------------
+    def _load_records(self, *_: Any) -> None:
+        assert self.builder is not None
+        self.loading_records = True
+        try:
+            rec = self.builder.cohort.records
+            notes = [f"{f.get('node')}: {f.get('kind', '')} {f.get('reason', '')}".strip()
+                     for f in rec.attrs.get("failures", [])]
+            notes += [f"{w.get('node')}/{w.get('dataset')}: withheld" for w in rec.attrs.get("withheld", [])]
+            self.param.update(
+                records=rec,
+                records_note=("No records from " + "; ".join(notes) + " (counts only)") if notes else "",
+            )
+        except Exception as exc:
+            logger.warning("records failed: %s", exc)
+            self.param.update(records=pd.DataFrame(), records_note=f"No records: {exc}")
+        finally:
+            self.loading_records = False
+
+    # -- downloads ---------------------------------------------------------------------
+    def spec_yaml(self) -> str:
+        """The current spec as YAML (what the spec download gives)."""
+        assert self.builder is not None
+        return self.builder.spec.to_yaml()
+
+    def access_request(self, kind: str = "markdown") -> str:
+        """The access request (``markdown`` or ``json``) for the current cohort."""
+        from oncoatlas.cohorts import export_access_request
+
+        assert self.builder is not None
+        fields = {k: getattr(self, k) for k in ("purpose", "ethics_approval", "data_needed", "requester")
+                  if getattr(self, k)}
+        with tempfile.TemporaryDirectory(prefix="oncoatlas-access-") as tmp:
+            paths = export_access_request(self.builder.cohort, tmp, **fields)
+            return Path(paths[kind]).read_text(encoding="utf-8")
+
+    def _spec_markdown(self, revision: int) -> str:
+        return "```yaml\n" + self.spec_yaml() + "```"
+
+    def _spec_file(self) -> io.StringIO:
+        return io.StringIO(self.spec_yaml())
+
+    def _request_md(self) -> io.StringIO:
+        return io.StringIO(self.access_request("markdown"))
+
+    def _request_json(self) -> io.StringIO:
+        return io.StringIO(self.access_request("json"))
+
+    # -- views -------------------------------------------------------------------------
+    @param.depends("records", "records_note")
+    def _plots(self) -> pn.viewable.Viewable:
+        assert self.builder is not None
+        if self.records is None or self.records.empty:
+            return pn.pane.Markdown("*No record-level data for these filters: the nodes answered "
+                                    "with counts only.* " + self.records_note)
+        from oncoatlas.cohorts import Cohort
+
+        c = Cohort(self.builder.spec, self.builder.source)
+        c.__dict__["records"] = self.records  # the records just fetched (Cohort caches them here)
+        try:
+            import holoviews.plotting.bokeh  # noqa: F401 - Bokeh backend for the hvplot figures
+
+            fig = c.plot_distributions()
+            demo = c.demographics()
+        except Exception as exc:
+            return pn.pane.Alert(f"Distributions unavailable: {exc}", alert_type="warning")
+        return pn.Column(pn.pane.HoloViews(fig, backend="bokeh"),
+                         pn.pane.DataFrame(demo, index=False, sizing_mode="stretch_width"),
+                         pn.pane.Markdown(self.records_note))
+
+    @param.depends("records")
+    def _series(self) -> pn.viewable.Viewable:
+        if self.records is None or self.records.empty:
+            return pn.pane.Markdown("*No series rows (records) for these filters.*")
+        cols = [c for c in SERIES_COLUMNS if c in self.records.columns]
+        return pn.widgets.Tabulator(self.records[cols].reset_index(drop=True), pagination="remote",
+                                    page_size=15, disabled=True, show_index=False,
+                                    sizing_mode="stretch_width", name="series")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        header = pn.pane.Markdown(
+            "## Cohort Explorer\nSet filters: the per-node counts update as the nodes answer "
+            "(\"<k\" where a node suppresses a small count). Plots and the series table show "
+            "the patients whose nodes grant records."
+        )
+        if self.builder is None:
+            return pn.Column(header, pn.pane.Alert(self.error, alert_type="warning"))
+        b = self.builder
+        spec_dl = pn.widgets.FileDownload(callback=self._spec_file, filename="cohort-spec.yaml",
+                                          label="Download spec (YAML)", button_type="success")
+        md_dl = pn.widgets.FileDownload(callback=self._request_md, filename="access-request.md",
+                                        label="Download access request (Markdown)")
+        js_dl = pn.widgets.FileDownload(callback=self._request_json, filename="access-request.json",
+                                        label="Download access request (JSON)")
+        w = pn.widgets
+        export = pn.Column(
+            w.TextAreaInput.from_param(self.param.purpose, name="Purpose"),
+            w.TextInput.from_param(self.param.ethics_approval, name="Ethics approval"),
+            w.TextInput.from_param(self.param.data_needed, name="Data needed"),
+            w.TextInput.from_param(self.param.requester, name="Requester"),
+            pn.Row(spec_dl, md_dl, js_dl),
+            pn.pane.Markdown(pn.bind(self._spec_markdown, b.param.revision)),
+        )
+        busy = b.param.busy.rx.or_(self.param.loading_records.rx)
+        progress = pn.indicators.Progress(active=True, value=-1, visible=busy, width=300, bar_color="info")
+        results = pn.Tabs(
+            ("Counts and attrition", pn.Column(b._status_view, b._counts_view, b._attrition_view)),
+            ("Distributions", self._plots),
+            ("Series", self._series),
+            ("Spec and access request", export),
+            dynamic=False, sizing_mode="stretch_width",
+        )
+        return pn.Column(header, progress,
+                         pn.Row(b.filters_panel(), results, sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width")
+
+
+if pn.state.served:
+    # `panel serve src/oncoatlas/dashboards/cohort_explorer.py` (data source from the environment)
+    CohortExplorer(
+        catalog=os.environ.get("ONCOATLAS_CATALOG"), federation=os.environ.get("ONCOATLAS_FEDERATION")
+    ).servable()
