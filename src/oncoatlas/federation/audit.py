@@ -14,7 +14,8 @@ itself is never written, only its id. A sidecar ``LOG.head`` holds the last ``se
 elsewhere, e.g. published daily, for protection against an attacker who rewrites both).
 
 Appends take an exclusive :func:`fcntl.flock` on the log, so several server processes (or
-threads) may share one file.
+threads) may share one file. Each entry is on disk (fsync) before :meth:`AuditLog.append`
+returns, i.e. before the node answers; concurrent appends share one fsync (group commit).
 
 References
 ----------
@@ -32,6 +33,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -121,6 +123,9 @@ class AuditLog:
         self.path = Path(path)
         self.fsync = fsync
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._synced = 0
+        self._last: tuple[int, str] | None = None
 
     def append(
         self,
@@ -161,13 +166,49 @@ class AuditLog:
             handle.seek(0, os.SEEK_END)
             handle.write((canonical_json(entry) + "\n").encode("utf-8"))
             handle.flush()
-            if self.fsync:
-                os.fsync(handle.fileno())
-            head = _head_path(self.path)
-            tmp = head.with_name(head.name + f".{os.getpid()}.tmp")
-            tmp.write_text(canonical_json({"seq": seq, "hash": entry["hash"]}) + "\n", encoding="utf-8")
-            os.replace(tmp, head)
+            end = handle.tell()
+            self._last = (seq, entry["hash"])
+            if not self.fsync:
+                self._write_head(seq, entry["hash"])
+        if self.fsync:
+            self._sync(end)
         return entry
+
+    def _write_head(self, seq: int, digest: str) -> None:
+        """Record the last entry in ``LOG.head`` (never moving it backwards).
+
+        Call with the log's file lock held, so that writers in other processes do not
+        interleave.
+        """
+        head = _head_path(self.path)
+        try:
+            current = int(json.loads(head.read_text(encoding="utf-8"))["seq"])
+        except (OSError, ValueError, KeyError, TypeError):
+            current = 0
+        if seq <= current:
+            return
+        fd, name = tempfile.mkstemp(prefix=f".{head.name}.", dir=head.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(canonical_json({"seq": seq, "hash": digest}) + "\n")
+        os.replace(name, head)
+
+    def _sync(self, end: int) -> None:
+        """Group commit: make everything up to ``end`` durable with as few fsyncs as possible.
+
+        Entries are written (under the file lock) without waiting for the disk; then each
+        writer waits here until an fsync that started after its write has finished. One
+        fsync covers every entry written before it, so concurrent requests share it.
+        """
+        with self._sync_lock:
+            if self._synced >= end:
+                return
+            last = self._last
+            with open(self.path, "rb") as handle:
+                os.fsync(handle.fileno())
+                self._synced = os.fstat(handle.fileno()).st_size
+            if last is not None:
+                with _locked(self.path):
+                    self._write_head(*last)
 
     def entries(self) -> list[dict[str, Any]]:
         """All entries, parsed (no verification; use :func:`verify` for that)."""
