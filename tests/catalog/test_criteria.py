@@ -126,3 +126,18 @@ def test_filter_properties(scale_cat: Catalog, include: dict, exclude: dict) -> 
         for field, value in exclude.items():
             matched = _patients(scale_cat, {"include": {field: value}})
             assert not once & matched
+
+
+def test_concurrent_queries_from_threads(scale_cat: Catalog) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    specs = [{"include": {"modality": m}} for m in ("CT", "MR", "MG", "PT", "SEG")] * 4
+    expected = [int(scale_cat.count(s)["series"].sum()) for s in specs]
+    fresh = Catalog.open(scale_cat.root)  # views bound concurrently, on first use
+
+    def run(spec: dict) -> int:
+        return int(fresh.count(spec)["series"].sum()) + 0 * len(fresh.records(spec))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(run, specs))
+    assert got == expected and sum(got) == 4 * 1500

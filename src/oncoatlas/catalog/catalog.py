@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,15 @@ class Catalog:
         if threads:
             self._con.execute(f"SET threads = {int(threads)}")
         self._views: set[str] = set()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor on the catalog's database (queries may run concurrently)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._local.cursor = self._con.cursor()
+        return cur
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -111,13 +121,17 @@ class Catalog:
 
     def _ensure_views(self, query: str | None) -> None:
         """Create the views ``query`` names (all when None); binding a view reads file footers."""
-        for table in PUBLIC_TABLES:
-            if table in self._views:
-                continue
-            if query is not None and not re.search(rf"\b{table}\b", query, re.IGNORECASE):
-                continue
-            self._create_view(table)
-            self._views.add(table)
+        needed = [
+            t for t in PUBLIC_TABLES if t not in self._views
+            and (query is None or re.search(rf"\b{t}\b", query, re.IGNORECASE))
+        ]
+        if not needed:
+            return
+        with self._lock:
+            for table in needed:
+                if table not in self._views:
+                    self._create_view(table)
+                    self._views.add(table)
 
     def _create_view(self, table: str) -> None:
         files = [self.folders[n] / f"{table}.parquet" for n in sorted(self.folders)]
@@ -157,7 +171,8 @@ class Catalog:
         """Run SQL and return a :class:`pyarrow.Table`."""
         try:
             self._ensure_views(query)
-            rel = self._con.sql(query, params=params) if params else self._con.sql(query)
+            cur = self._cursor()
+            rel = cur.sql(query, params=params) if params else cur.sql(query)
             if rel is None:  # a statement without a result (CREATE, SET …)
                 import pyarrow as pa
 
@@ -175,7 +190,8 @@ class Catalog:
         """Run SQL and return ``(column names, rows as tuples)`` (no pandas, no pyarrow)."""
         try:
             self._ensure_views(query)
-            rel = self._con.sql(query, params=params) if params else self._con.sql(query)
+            cur = self._cursor()
+            rel = cur.sql(query, params=params) if params else cur.sql(query)
             if rel is None:
                 return [], []
             return list(rel.columns), rel.fetchall()
