@@ -153,6 +153,7 @@ def test_bad_files_never_abort(tmp_path: Path) -> None:
     good = (src / "a" / "000.dcm").read_bytes()
     (src / "cut.dcm").write_bytes(good[:300])
     (src / "cut_pixels.dcm").write_bytes(good[:-300])
+    (src / "a" / "loop").symlink_to(src, target_is_directory=True)  # a symlink cycle
     index_node([src], tmp_path / "cat", "n", workers=2, progress=False)
     cat = Catalog.open(tmp_path / "cat")
     errs = dict(cat.sql("SELECT path, reason FROM errors").itertuples(index=False))

@@ -46,9 +46,14 @@ class IndexResult(dict[str, Any]):
 
 def _scandir(root: str) -> Iterator[tuple[str, int, int]]:
     stack = [root]
+    seen: set[tuple[int, int]] = set()
     while stack:
         d = stack.pop()
         try:
+            st = os.stat(d)
+            if (st.st_dev, st.st_ino) in seen:  # a symlink loop or a folder linked twice
+                continue
+            seen.add((st.st_dev, st.st_ino))
             entries = list(os.scandir(d))
         except OSError as exc:
             logger.warning("cannot list %s: %s", d, exc)
