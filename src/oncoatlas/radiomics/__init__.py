@@ -14,6 +14,12 @@ The face of the package::
   ``ibsi-config-e``, ``pyradiomics-default``); ``Settings.hash()`` identifies a result.
 * :func:`feature_map` -- sliding-window GLCM feature maps.
 * :func:`pyradiomics_to_ibsi` / :func:`ibsi_to_pyradiomics` -- feature-name mapping.
+* :func:`extract_cohort` -- every segmented ROI of a cohort (manifest, Cohort or series
+  table) on ``dask.distributed``, cached per case, failures recorded;
+  :func:`join_ground_truth` adds the demo's lesion labels.
+* :func:`harmonisation_check` -- Kruskal-Wallis per feature across nodes/scanners vs label.
+* :func:`fit_model` / :func:`explain` -- scikit-learn pipelines cross-validated by patient
+  and stratified by node, SHAP rankings, beeswarm/bar/waterfall figures.
 
 Families (modules): ``morphology``, ``local_intensity``, ``statistics``, ``histogram``,
 ``ivh``, ``glcm``, ``glrlm``, ``glszm``, ``gldzm``, ``ngtdm``, ``ngldm``; texture in the
@@ -32,17 +38,36 @@ from __future__ import annotations
 
 import logging
 
+from oncoatlas.radiomics.cohort import (
+    CohortExtractionError,
+    extract_cohort,
+    feature_columns,
+    join_ground_truth,
+)
+from oncoatlas.radiomics.explain import Explanation, explain
 from oncoatlas.radiomics.extract import extract
 from oncoatlas.radiomics.featuremaps import feature_map
+from oncoatlas.radiomics.harmonisation import harmonisation_check
+from oncoatlas.radiomics.models import ModelError, RadiomicsModel, fit_model
 from oncoatlas.radiomics.names import ibsi_to_pyradiomics, pyradiomics_to_ibsi
 from oncoatlas.radiomics.settings import Settings, SettingsError, load_settings, presets
 
 __all__ = [
+    "CohortExtractionError",
+    "Explanation",
+    "ModelError",
+    "RadiomicsModel",
     "Settings",
     "SettingsError",
+    "explain",
     "extract",
+    "extract_cohort",
+    "feature_columns",
     "feature_map",
+    "fit_model",
+    "harmonisation_check",
     "ibsi_to_pyradiomics",
+    "join_ground_truth",
     "load_settings",
     "presets",
     "pyradiomics_to_ibsi",
