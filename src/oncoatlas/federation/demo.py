@@ -224,12 +224,13 @@ def run_demo(
         index_if_needed(node, echo)
     procs: list[tuple[str, subprocess.Popen[Any]]] = []
     logs: dict[str, IO[str]] = {}
-    previous = signal.getsignal(signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_term)
+    for sig in previous:  # SIGINT too: a background job may have inherited it ignored
+        signal.signal(sig, on_term)
     try:
         for node in nodes:
             log = logs[node.name] = tempfile.TemporaryFile("w+", prefix=f"oncoatlas-{node.name}-")  # noqa: SIM115 - closed in finally
@@ -272,4 +273,5 @@ def run_demo(
         _stop(procs)
         for handle in logs.values():
             handle.close()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
