@@ -226,3 +226,15 @@ def test_spent_budget_survives_a_restart(nodes_dir: Path, tmp_path: Path) -> Non
         r = httpx.post(f"{server.url}/search", json={"spec": ALL}, headers=auth("stingy"))
     assert r.status_code == 429 and "total budget of 3" in r.json()["detail"]
     assert verify(log.path).ok
+
+
+def test_malformed_specs_cost_no_budget(nodes_dir: Path, tmp_path: Path) -> None:
+    from oncoatlas.federation.server import create_app
+
+    app = create_app(nodes_dir / "alpha" / "catalog", nodes_dir / "alpha" / "policy.yaml", tmp_path / "audit.jsonl")
+    with ServerThread(app) as server:
+        bad = [httpx.post(f"{server.url}/search", json={"spec": {"include": {"agee": 1}}}, headers=auth("stingy"))
+               for _ in range(3)]
+        good = [httpx.post(f"{server.url}/search", json={"spec": ALL}, headers=auth("stingy")) for _ in range(4)]
+    assert [r.status_code for r in bad] == [422, 422, 422]
+    assert [r.status_code for r in good] == [200, 200, 200, 429]

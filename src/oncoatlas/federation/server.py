@@ -484,6 +484,7 @@ def create_app(
             if not principal.authenticated:
                 raise _error(401, f"node {state.node} answers searches only with a bearer token", {"WWW-Authenticate": "Bearer"})
             raise _error(403, f"token {principal.id!r} has no 'count' grant on any dataset of node {state.node}")
+        _compile(spec)  # a malformed spec is a 422 and costs no budget
         charge(principal)
         breakdowns: list[str] = list(dict.fromkeys(body.breakdowns))
         exact = state.counts(spec, breakdowns)
@@ -554,8 +555,8 @@ def create_app(
                 f"token {principal.id!r} has no 'record' grant on any dataset of node {state.node} ({summary}); "
                 "ask the node operator for record access",
             )
-        charge(principal)
         crit = _compile(spec)
+        charge(principal)
         df = answers._records(state.catalog, crit)
         withheld = []
         if "dataset" in df.columns:
@@ -596,7 +597,6 @@ def create_app(
             if not principal.authenticated:
                 raise _error(401, f"node {state.node} runs jobs only with a bearer token", {"WWW-Authenticate": "Bearer"})
             raise _error(403, f"token {principal.id!r} has no 'count' grant on any dataset of node {state.node}")
-        charge(principal)
         from oncoatlas.federation.jobs import run_radiomics_job
         from oncoatlas.radiomics.settings import load_settings, presets
 
@@ -607,6 +607,7 @@ def create_app(
         except (ValueError, TypeError, KeyError) as exc:
             raise _error(422, f"invalid request: settings: {exc}") from None
         crit = _compile(spec)
+        charge(principal)
         from oncoatlas.catalog import Catalog
 
         # a connection of its own: the job queries the catalog from this thread for seconds
