@@ -375,10 +375,15 @@ class Federation:
         return self._client
 
     def close(self) -> None:
-        """Close HTTP connections."""
+        """Close HTTP connections and the local catalogs opened for local nodes."""
         if self._client is not None:
             self._client.close()
             self._client = None
+        catalogs, self._catalogs = self._catalogs, {}
+        for cat in catalogs.values():
+            close = getattr(cat, "close", None)
+            if callable(close):
+                close()
 
     def __enter__(self) -> Federation:
         return self
