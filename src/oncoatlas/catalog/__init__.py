@@ -11,8 +11,9 @@ import logging
 
 from oncoatlas.catalog.catalog import Catalog
 from oncoatlas.catalog.criteria import Criteria
+from oncoatlas.catalog.idc import IDCCatalog
 from oncoatlas.catalog.tables import VIEWS
 
-__all__ = ["VIEWS", "Catalog", "Criteria"]
+__all__ = ["VIEWS", "Catalog", "Criteria", "IDCCatalog"]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

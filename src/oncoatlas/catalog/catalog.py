@@ -119,6 +119,18 @@ class Catalog:
         index_node(srcs, catalog, node, workers=workers, scheduler=scheduler, progress=progress)
         return cls.open(catalog)
 
+    @classmethod
+    def from_idc(
+        cls, index: str | os.PathLike[str] | None = None, *, node: str = "idc", threads: int | None = None
+    ) -> Catalog:
+        """NCI Imaging Data Commons as a read-only public node (``idc-index-data`` in place).
+
+        See :class:`oncoatlas.catalog.idc.IDCCatalog` and ``docs/idc.md``.
+        """
+        from oncoatlas.catalog.idc import IDCCatalog
+
+        return IDCCatalog.open(index, node=node, threads=threads)
+
     def _ensure_views(self, query: str | None) -> None:
         """Create the views ``query`` names (all when None); binding a view reads file footers."""
         needed = [
