@@ -39,6 +39,10 @@ SERIES_COLUMNS = ("node", "dataset", "patient_id", "modality", "body_part", "man
                   "age_at_diagnosis", "cancer_site", "stage", "series_uid")
 
 
+def _either(a: bool, b: bool) -> bool:
+    return bool(a or b)
+
+
 class CohortExplorer(pn.viewable.Viewer):
     """The Cohort Explorer page.
 
@@ -153,7 +157,7 @@ class CohortExplorer(pn.viewable.Viewer):
         cols = [c for c in SERIES_COLUMNS if c in self.records.columns]
         return pn.widgets.Tabulator(self.records[cols].reset_index(drop=True), pagination="remote",
                                     page_size=15, disabled=True, show_index=False,
-                                    sizing_mode="stretch_width", name="series")
+                                    sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         header = pn.pane.Markdown(
@@ -165,7 +169,7 @@ class CohortExplorer(pn.viewable.Viewer):
             return pn.Column(header, pn.pane.Alert(self.error, alert_type="warning"))
         b = self.builder
         spec_dl = pn.widgets.FileDownload(callback=self._spec_file, filename="cohort-spec.yaml",
-                                          label="Download spec (YAML)", button_type="success")
+                                          label="Download spec (YAML)", color="success")
         md_dl = pn.widgets.FileDownload(callback=self._request_md, filename="access-request.md",
                                         label="Download access request (Markdown)")
         js_dl = pn.widgets.FileDownload(callback=self._request_json, filename="access-request.json",
@@ -179,7 +183,7 @@ class CohortExplorer(pn.viewable.Viewer):
             pn.Row(spec_dl, md_dl, js_dl),
             pn.pane.Markdown(pn.bind(self._spec_markdown, b.param.revision)),
         )
-        busy = b.param.busy.rx.or_(self.param.loading_records.rx)
+        busy = pn.bind(_either, b.param.busy, self.param.loading_records)
         progress = pn.indicators.Progress(active=True, value=-1, visible=busy, width=300, bar_color="info")
         results = pn.Tabs(
             ("Counts and attrition", pn.Column(b._status_view, b._counts_view, b._attrition_view)),

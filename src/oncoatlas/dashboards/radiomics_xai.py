@@ -292,7 +292,7 @@ class RadiomicsExplorer(pn.viewable.Viewer):
         if self.lesions.empty:
             return pn.Column(header, pn.pane.Alert(self.status, alert_type="warning"))
         w = pn.widgets
-        button = w.Button(name="Extract features", button_type="primary")
+        button = w.Button(label="Extract features", color="primary")
         button.on_click(self._extract_clicked)
         bar = pn.indicators.Progress(
             value=self.param.progress, max=self.param.n_lesions, visible=self.param.running,

@@ -159,11 +159,11 @@ class ScreeningTriage(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown(f"**Scenario:** {cur['description']}", css_classes=["oa-scenario"]),
             pn.Row(
-                ind(name="Reads saved", value=float(cur["reads_saved_pct"]), format="{value:.1f} %", **fmt),
-                ind(name="Recall", value=float(cur["recall_pct"]), format="{value:.2f} %", **fmt),
-                ind(name="Cancers detected / 1000", value=float(cur["cdr_per_1000"]), format="{value:.2f}", **fmt),
-                ind(name="Screen-detected missed", value=int(cur["sd_missed"]), format="{value}", **fmt),
-                ind(name="Interval cancers not caught", value=int(cur["ic_not_caught"]),
+                ind(label="Reads saved", value=float(cur["reads_saved_pct"]), format="{value:.1f} %", **fmt),
+                ind(label="Recall", value=float(cur["recall_pct"]), format="{value:.2f} %", **fmt),
+                ind(label="Cancers detected / 1000", value=float(cur["cdr_per_1000"]), format="{value:.2f}", **fmt),
+                ind(label="Screen-detected missed", value=int(cur["sd_missed"]), format="{value}", **fmt),
+                ind(label="Interval cancers not caught", value=int(cur["ic_not_caught"]),
                     format="{value}", **fmt),
             ),
             pn.pane.Markdown(

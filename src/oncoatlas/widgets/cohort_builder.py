@@ -331,20 +331,25 @@ class CohortBuilder(pn.viewable.Viewer):
         import holoviews as hv
         import holoviews.plotting.bokeh  # registers the Bokeh backend for .opts
 
-        df = self.attrition
+        df = self.attrition.copy()
+        df["label"] = [
+            "All patients with imaging" if str(k) == "all" else str(lab)
+            for k, lab in zip(df["kind"], df["label"], strict=True)
+        ]
+        df["removed"] = ["" if pd.isna(v) else str(int(v)) for v in df["removed"]]
         cols = [c for c in ("label", "patients", "removed", "failed_nodes") if c in df.columns]
         bars = hv.Bars(df, kdims=["label"], vdims=["patients_min"]).opts(
             invert_axes=True, xlabel="", ylabel="patients remaining (lower bound)",
-            height=60 + 35 * len(df), responsive=True, tools=["hover"], title="Attrition",
+            height=60 + 35 * len(df), width=560, tools=["hover"], title="Attrition",
         )
-        return pn.Column(pn.pane.HoloViews(bars, backend="bokeh", sizing_mode="stretch_width"),
+        return pn.Column(pn.pane.HoloViews(bars, backend="bokeh"),
                          pn.pane.DataFrame(df[cols], index=False, sizing_mode="stretch_width"))
 
     @param.depends("status", "busy", "manifest_info")
     def _status_view(self) -> pn.viewable.Viewable:
         parts: list[Any] = []
         if self.busy:
-            parts.append(pn.indicators.LoadingSpinner(value=True, size=20, name="querying"))
+            parts.append(pn.indicators.LoadingSpinner(value=True, size=20))
         text = " · ".join(t for t in (self.status, self.manifest_info) if t)
         parts.append(pn.pane.Markdown(text or " ", css_classes=["oa-status"]))
         return pn.Row(*parts)
@@ -358,7 +363,7 @@ class CohortBuilder(pn.viewable.Viewer):
     def filters_panel(self) -> pn.viewable.Viewable:
         """The filter widgets (made from the parameters)."""
         w = pn.widgets
-        freeze = w.Button(name="Freeze manifest", button_type="primary")
+        freeze = w.Button(label="Freeze manifest", color="primary")
         freeze.on_click(self._freeze_clicked)
         return pn.Column(
             w.TextInput.from_param(self.param.cohort_name, name="Cohort name"),
@@ -375,11 +380,11 @@ class CohortBuilder(pn.viewable.Viewer):
             w.CheckButtonGroup.from_param(self.param.modality, name="Modality"),
             w.MultiChoice.from_param(self.param.body_part, name="Body part"),
             w.MultiChoice.from_param(self.param.manufacturer, name="Manufacturer"),
+            pn.pane.Markdown("**Segmented series**"),
             w.RadioButtonGroup.from_param(self.param.has_segmentation, name="Segmented"),
-            pn.pane.Markdown("**Breast biomarkers** (ER · PR · HER2)"),
-            w.RadioButtonGroup.from_param(self.param.er, name="ER"),
-            w.RadioButtonGroup.from_param(self.param.pr, name="PR"),
-            w.RadioButtonGroup.from_param(self.param.her2, name="HER2"),
+            pn.pane.Markdown("**Breast biomarkers**"),
+            *[pn.Row(pn.pane.Markdown(label, width=50), w.RadioButtonGroup.from_param(p, name=label))
+              for label, p in (("ER", self.param.er), ("PR", self.param.pr), ("HER2", self.param.her2))],
             w.IntSlider.from_param(self.param.isup_min, name="Prostate: ISUP grade group at least"),
             freeze,
             width=340,

@@ -1,0 +1,83 @@
+"""Cohort Explorer: from Python over the served demo federation, and in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import panel as pn
+import pytest
+
+from oncoatlas.dashboards.cohort_explorer import CohortExplorer
+from tests.browser import free_port, oncoatlas_server, open_page, requires_chromium
+
+expect = pytest.importorskip("playwright.sync_api").expect
+#: screenshots kept for a person to look at (git-ignored build output)
+SHOTS = Path(__file__).resolve().parents[2] / "data" / "screenshots"
+
+
+def test_explorer_counts_records_and_downloads(demo_federation: Path) -> None:
+    page = CohortExplorer(federation=str(demo_federation))
+    assert page.builder is not None
+    b = page.builder
+    assert set(b.counts["node"]) == {"oslo", "milano", "leuven"}
+    # records only from the nodes that grant them (the demo token: record at oslo only)
+    assert page.records is not None and not page.records.empty
+    assert set(page.records["node"]) <= {"oslo"}
+    n_before = len(page.records)
+    b.cancer_site = ["C34"]  # a filter change refreshes counts and records
+    assert 0 < len(page.records) < n_before
+    assert set(page.records["cancer_site"].str[:3]) == {"C34"}
+    assert "cancer_site: C34" in page.spec_yaml()
+    page.purpose = "Validate a nodule classifier"
+    md = page.access_request("markdown")
+    assert "Validate a nodule classifier" in md and "oslo-lung-ct" in md
+    request = json.loads(page.access_request("json"))
+    assert {d["node"] for d in request["datasets"]} >= {"oslo"}
+    assert page._spec_file().getvalue() == page.spec_yaml()
+    assert pn.panel(page).get_root() is not None
+    assert isinstance(page._series(), pn.widgets.Tabulator)
+
+
+def test_explorer_without_source_says_how_to_start() -> None:
+    page = CohortExplorer()
+    assert page.builder is None and "oncoatlas serve" in page.error
+    assert pn.panel(page).get_root() is not None
+
+
+@pytest.fixture(scope="module")
+def served(demo_federation: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve-cohorts") / "serve.log"
+    with oncoatlas_server(["serve", "--federation", str(demo_federation), "--port", str(port)],
+                          "/", port, log) as base:
+        yield base
+
+
+@pytest.mark.browser
+@requires_chromium
+def test_cohort_explorer_in_chromium(served: str, tmp_path: Path) -> None:
+    with open_page(viewport=(1400, 1100)) as state:
+        page = state.page
+        page.goto(served + "/cohorts", wait_until="domcontentloaded", timeout=120_000)
+        total = page.locator("#oa-total")
+        total.wait_for(timeout=120_000)
+        expect(total).to_have_text(re.compile(r"^\d+"), timeout=120_000)
+        before = total.inner_text()
+        page.screenshot(path=str(tmp_path / "cohorts-before.png"), full_page=True)
+        page.get_by_role("button", name="C34", exact=True).click()
+        expect(total).not_to_have_text(before, timeout=120_000)
+        after = total.inner_text()
+        assert re.fullmatch(r"\d+(–(\d+|\?))?", after), after
+        assert after != before
+        # a narrow filter: the nodes suppress small counts and the page shows them as given
+        page.get_by_role("button", name="IV", exact=True).first.click()
+        expect(total).not_to_have_text(after, timeout=120_000)
+        expect(page.locator("table.oa-counts td", has_text="<10").first).to_be_visible(timeout=60_000)
+        page.screenshot(path=str(tmp_path / "cohorts-after.png"), full_page=True)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for name in ("cohorts-before.png", "cohorts-after.png"):
+            (SHOTS / name).write_bytes((tmp_path / name).read_bytes())
+        assert state.blocked == [], f"requests left 127.0.0.1: {state.blocked}"
