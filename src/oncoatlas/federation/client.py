@@ -60,6 +60,9 @@ Mode = Literal["auto", "http", "local"]
 
 COUNT_FIELDS = ("patients", "studies", "series")
 
+#: Node kinds of a federation.yaml: ``dicom`` (a node server or a local catalog) or ``idc``.
+NODE_KINDS = ("dicom", "idc")
+
 
 class FederationConfigError(OncoatlasError, ValueError):
     """A federation.yaml (or a spec given to the client) is missing or malformed."""
@@ -80,7 +83,11 @@ class NodeConfig:
     catalog : Path or None
         Local catalog folder (for a central node on disk).
     role : str
-        ``central`` or ``federated``.
+        ``central``, ``federated`` or ``public``.
+    kind : str
+        ``dicom`` (a catalog indexed from DICOM, the default) or ``idc`` (NCI Imaging Data
+        Commons read in process from the installed ``idc-index-data``; ``catalog`` may name
+        another ``idc_index.parquet``).
     """
 
     name: str
@@ -88,9 +95,12 @@ class NodeConfig:
     token: str | None = field(default=None, repr=False)
     catalog: Path | None = None
     role: str = "federated"
+    kind: str = "dicom"
 
     def transport(self, mode: Mode) -> Literal["http", "local"]:
         """How this node is asked under ``mode`` (auto: a central node's existing catalog, else HTTP)."""
+        if self.kind == "idc":
+            return "local"
         if mode == "local" and self.catalog is not None:
             return "local"
         if mode == "http" and self.url:
@@ -134,6 +144,7 @@ class SearchRow:
     granularity: str = "count"
     exact: bool = False
     breakdowns: dict[str, dict[str, int | str] | None] | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -249,6 +260,27 @@ def load_spec(spec: Any) -> dict[str, Any]:
     )
 
 
+def _public_search(catalog: Any, spec: dict[str, Any], breakdowns: list[str], node: str) -> dict[str, Any]:
+    """Exact search answer of a public node (IDC): ``granularity: public``, with notes."""
+    from oncoatlas.federation.answers import compile_spec, exact_counts
+
+    crit = compile_spec(spec)
+    names = [str(c["collection_id"]) for c in catalog.collections()]
+    counts = exact_counts(catalog, crit, breakdowns, datasets=names)
+    note = "; ".join(catalog.notes(crit))
+    return {
+        "node": node,
+        "snapshot_id": catalog.snapshot_id(),
+        "threshold": 1,
+        "datasets": [
+            {"dataset": c.dataset, "granularity": "public", "exact": True, "note": note,
+             "patients": c.patients, "studies": c.studies, "series": c.series,
+             "breakdowns": dict(c.breakdowns) if breakdowns else None}
+            for c in counts.values()
+        ],
+    }
+
+
 class _NodeError(Exception):
     def __init__(self, failure: NodeFailure) -> None:
         super().__init__(failure.reason)
@@ -344,7 +376,12 @@ class Federation:
                 cat_path = Path(catalog)
                 if not cat_path.is_absolute():
                     cat_path = (path.parent / cat_path).resolve()
-            if url is None and cat_path is None:
+            kind = str(raw.get("kind", "dicom"))
+            if kind not in NODE_KINDS:
+                raise FederationConfigError(
+                    f"{path}: nodes[{i}] ({raw['name']}): kind must be one of {', '.join(NODE_KINDS)}, got {kind!r}"
+                )
+            if url is None and cat_path is None and kind != "idc":
                 raise FederationConfigError(f"{path}: nodes[{i}] ({raw['name']}) needs a url or a catalog")
             nodes.append(
                 NodeConfig(
@@ -352,7 +389,8 @@ class Federation:
                     url=url.rstrip("/") if url else None,
                     token=token if token is not None else raw.get("token"),
                     catalog=cat_path,
-                    role=str(raw.get("role", "federated")),
+                    role=str(raw.get("role", "public" if kind == "idc" else "federated")),
+                    kind=kind,
                 )
             )
         timeout = data.get("timeout_s", 5)
@@ -395,6 +433,9 @@ class Federation:
         if node.name not in self._catalogs:
             from oncoatlas.catalog import Catalog
 
+            if node.kind == "idc":
+                self._catalogs[node.name] = Catalog.from_idc(node.catalog, node=node.name)
+                return self._catalogs[node.name]
             if node.catalog is None:
                 raise FederationConfigError(f"node {node.name!r} has no catalog")
             self._catalogs[node.name] = Catalog.open(node.catalog)
@@ -495,6 +536,8 @@ class Federation:
         body = {"spec": spec_dict, "breakdowns": list(breakdowns)}
 
         def ask(node: NodeConfig) -> dict[str, Any]:
+            if node.kind == "idc":
+                return _public_search(self._catalog(node), spec_dict, list(breakdowns), node=node.name)
             if node.transport(self.mode) == "local":
                 from oncoatlas.federation.answers import local_search
 
@@ -519,6 +562,7 @@ class Federation:
                             granularity=str(ds.get("granularity", "count")),
                             exact=bool(ds.get("exact", False)),
                             breakdowns=ds.get("breakdowns"),
+                            note=ds.get("note"),
                         )
                     )
                 result.thresholds[node.name] = int(answer.get("threshold", 0))

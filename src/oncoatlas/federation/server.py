@@ -27,18 +27,28 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from oncoatlas.errors import CatalogError, CriteriaError
 from oncoatlas.federation import answers
 from oncoatlas.federation.audit import AuditLog, spec_hash
+from oncoatlas.federation.models import (
+    DatasetAnswer,
+    HealthResponse,
+    JobRequest,
+    RecordsRequest,
+    RecordsResponse,
+    SearchRequest,
+    SearchResponse,
+    SpecModel,
+    error_responses,
+)
 from oncoatlas.federation.policy import (
     BudgetExceededError,
     BudgetTracker,
@@ -48,132 +58,11 @@ from oncoatlas.federation.policy import (
 )
 from oncoatlas.federation.privacy import coarse_count, protect_counts, protect_margin
 
-__all__ = [
-    "DatasetAnswer",
-    "JobRequest",
-    "NodeState",
-    "RecordsRequest",
-    "RecordsResponse",
-    "SearchRequest",
-    "SearchResponse",
-    "SpecModel",
-    "create_app",
-]
+__all__ = ["NodeState", "create_app"]
 
 logger = logging.getLogger(__name__)
 
 _UNAUDITED = frozenset({"/health", "/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"})
-_QUESTIONS = frozenset({"/search", "/records", "/jobs/radiomics"})
-
-Count = int | str | None
-
-
-# --- request and response models ------------------------------------------------------
-class SpecModel(BaseModel):
-    """A cohort spec (DESIGN.md): ``include`` criteria must all hold, ``exclude`` removes."""
-
-    model_config = ConfigDict(extra="allow")
-
-    name: str | None = Field(None, description="Cohort name (informative).")
-    description: str | None = Field(None, description="Free text (informative).")
-    include: dict[str, Any] = Field(default_factory=dict, description="field -> value, list, {min, max}.")
-    exclude: dict[str, Any] = Field(default_factory=dict, description="Patients matching any of these are removed.")
-
-
-class SearchRequest(BaseModel):
-    """Body of ``POST /search``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    spec: SpecModel
-    breakdowns: list[Literal["sex", "age_band", "modality"]] = Field(
-        default_factory=list, description="Breakdowns: sex and age_band split patients, modality splits series."
-    )
-
-
-class DatasetAnswer(BaseModel):
-    """Counts of one dataset: an int, ``"<k"`` (0 to k-1) or ``"suppressed"``."""
-
-    dataset: str
-    granularity: str
-    exact: bool = False
-    patients: Count = None
-    studies: Count = None
-    series: Count = None
-    breakdowns: dict[str, dict[str, int | str] | None] | None = None
-    note: str | None = None
-
-
-class SearchResponse(BaseModel):
-    """Answer of ``POST /search``."""
-
-    node: str
-    snapshot_id: str | None
-    threshold: int
-    principal: str
-    datasets: list[DatasetAnswer]
-
-
-class RecordsRequest(BaseModel):
-    """Body of ``POST /records``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    spec: SpecModel
-    limit: int = Field(10000, ge=1, le=100000, description="Most rows to return.")
-    offset: int = Field(0, ge=0, le=10_000_000, description="Rows to skip (paging).")
-
-
-class RecordsResponse(BaseModel):
-    """Answer of ``POST /records``: series rows of the granted datasets."""
-
-    node: str
-    snapshot_id: str | None
-    datasets: list[str]
-    withheld: list[dict[str, str]]
-    columns: list[str]
-    rows: list[dict[str, Any]]
-    total: int
-    truncated: bool
-
-
-class JobRequest(BaseModel):
-    """Body of ``POST /jobs/radiomics``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    spec: SpecModel
-    features: list[str] | None = Field(None, description="IBSI feature tags to aggregate (default: all).")
-    settings: dict[str, Any] | None = Field(None, description="Radiomics settings mapping (see oncoatlas.radiomics.settings).")
-    preset: str | None = Field(None, description="Name of a shipped radiomics settings preset (instead of settings).")
-    max_series: int = Field(50, ge=1, le=500, description="Most image series to process.")
-
-
-class ErrorResponse(BaseModel):
-    """An error: one message saying what was wrong and how to fix it."""
-
-    detail: str
-
-
-def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {
-        401: "No valid bearer token (WWW-Authenticate: Bearer).",
-        403: "The token's grants do not allow this; the message names the grant needed.",
-        422: "Invalid request or cohort spec; the message names the field.",
-        429: "Query budget spent (Retry-After when it refills).",
-        501: "Not available on this node.",
-    }
-    return {code: {"model": ErrorResponse, "description": text[code]} for code in codes}
-
-
-class HealthResponse(BaseModel):
-    """Answer of ``GET /health``."""
-
-    status: str
-    node: str
-    snapshot_id: str | None
-    datasets: int
-
 
 # --- state ---------------------------------------------------------------------------------
 class NodeState:
@@ -466,7 +355,7 @@ def create_app(
         return {"node": state.node, "threshold": k, "datasets": out}
 
     @app.post("/search", response_model=SearchResponse, summary="Privacy-protected counts of a cohort spec.",
-              responses=_responses(401, 403, 422, 429))
+              responses=error_responses(401, 403, 422, 429))
     def search(body: SearchRequest, request: Request) -> SearchResponse:
         """Counts of patients, studies and series per dataset for a cohort spec.
 
@@ -535,7 +424,7 @@ def create_app(
         )
 
     @app.post("/records", response_model=RecordsResponse, summary="Series rows (needs a record grant).",
-              responses=_responses(401, 403, 422, 429))
+              responses=error_responses(401, 403, 422, 429))
     def records(body: RecordsRequest, request: Request) -> RecordsResponse:
         """Series rows (with the patients' clinical fields) of the datasets the bearer token
         holds at ``record``; others are listed in ``withheld``. 401 without a valid token,
@@ -579,7 +468,7 @@ def create_app(
         )
 
     @app.post("/jobs/radiomics", summary="Compute-to-data radiomics: aggregate feature statistics only.",
-              responses=_responses(401, 403, 422, 429, 501))
+              responses=error_responses(401, 403, 422, 429, 501))
     def radiomics_job(body: JobRequest, request: Request) -> dict[str, Any]:
         """Compute-to-data: IBSI radiomics of the cohort's segmented series, computed here.
 
