@@ -217,30 +217,41 @@ def index_node(
     listing = walk(sources)
     roots = [str(Path(s).absolute()) for s in sources]
 
-    # file states known from the previous catalog and from a killed run's checkpoints
-    known: dict[str, dict[str, Any]] = {}
+    # file states known from the previous catalog and from a killed run's checkpoints; only
+    # (path, size, mtime) go into Python objects, rows are carried over as Arrow
     old_files = store.read_table(folder, "_files") if folder.exists() else None
-    tables_old = [old_files] if old_files is not None else []
+    tables_old = [store.conform_files(old_files)] if old_files is not None else []
     if resume_dir.is_dir():
         for part in sorted(resume_dir.glob("part-*.parquet")):
             try:
-                tables_old.append(pq.read_table(part))
+                tables_old.append(store.conform_files(pq.read_table(part)))
             except Exception:
                 logger.warning("ignoring unreadable checkpoint %s", part)
-    for t in tables_old:
-        for row in store.conform_files(t).to_pylist():
-            known[row["path"]] = row
+    known_table = pa.concat_tables(tables_old) if tables_old else FILES_SCHEMA.empty_table()
+    known: dict[str, tuple[int, int, int]] = {}  # path -> (size, mtime_ns, row); later rows win
+    for i, (path, size, mtime) in enumerate(zip(
+        known_table.column("path").to_pylist(), known_table.column("size").to_pylist(),
+        known_table.column("mtime_ns").to_pylist(), strict=True,
+    )):
+        known[path] = (size, mtime, i)
     current = {p for p, _, _ in listing}
-    todo = [(p, s, m) for p, s, m in listing if (k := known.get(p)) is None
-            or k["size"] != s or k["mtime_ns"] != m]
-    reused = [known[p] for p, s, m in listing if (k := known.get(p)) is not None
-              and k["size"] == s and k["mtime_ns"] == m]
+    todo: list[tuple[str, int, int]] = []
+    keep: list[int] = []
+    for p, size, mtime in listing:
+        k = known.get(p)
+        if k is not None and k[0] == size and k[1] == mtime:
+            keep.append(k[2])
+        else:
+            todo.append((p, size, mtime))
+    n_reused = len(keep)
     # rows outside this run's sources stay while their file exists
-    outside = [r for path, r in known.items() if path not in current
-               and not any(path == r0 or path.startswith(r0.rstrip(os.sep) + os.sep) for r0 in roots)
-               and os.path.exists(path)]
-    dropped = len({r["path"] for r in (old_files.to_pylist() if old_files is not None else [])}
-                  - current - {r["path"] for r in outside})
+    prefixes = tuple(r0.rstrip(os.sep) + os.sep for r0 in roots)
+    for path, (_, _, i) in known.items():
+        if path not in current and path not in roots and not path.startswith(prefixes) and os.path.exists(path):
+            keep.append(i)
+    old_paths = set(old_files.column("path").to_pylist()) if old_files is not None else set()
+    kept_paths = {p for p in known if p not in current} & {known_table.column("path")[i].as_py() for i in keep[n_reused:]}
+    dropped = len(old_paths - current - kept_paths)
 
     new: list[dict[str, Any]] = []
     chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
@@ -267,7 +278,7 @@ def index_node(
     finally:
         bar.close()
 
-    files = _records_table([*reused, *outside, *new])
+    files = pa.concat_tables([known_table.take(pa.array(keep, pa.int64())), _records_table(new)])
     datasets_yaml = _find_datasets_yaml(sources)
     if datasets_yaml is None and (folder / "datasets.yaml").exists():
         datasets_yaml = (folder / "datasets.yaml").read_text(encoding="utf-8")
@@ -293,7 +304,7 @@ def index_node(
         node=node,
         files=files.num_rows,
         read=len(todo),
-        reused=len(reused) + len(outside),
+        reused=len(keep),
         dropped=dropped,
         errors=n_err,
         instances=info["instances"],
