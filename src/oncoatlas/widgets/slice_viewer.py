@@ -112,7 +112,7 @@ class SliceViewer(pn.viewable.Viewer):
     max_display = param.Integer(
         default=512, bounds=(32, None), doc="Largest number of displayed pixels per side of a plane."
     )
-    plane_width = param.Integer(default=340, bounds=(100, None), doc="Width of each plane in screen pixels.")
+    plane_width = param.Integer(default=300, bounds=(100, None), doc="Width of each plane in screen pixels.")
 
     def __init__(
         self,
@@ -359,7 +359,7 @@ class SliceViewer(pn.viewable.Viewer):
         box = {"x": [left], "y": [b], "dw": [r - left], "dh": [t - b]}
         img = ColumnDataSource({"image": [self.grey(plane)], **box})
         grey = fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=img)
-        grey.glyph.color_mapper = LinearColorMapper(palette=list(Greys256[::-1]), low=0, high=255)
+        grey.glyph.color_mapper = LinearColorMapper(palette=list(Greys256), low=0, high=255)
         ovl = ColumnDataSource({"image": [_packed(self.rgba(plane))], **box})
         fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=ovl)
         x, y, z = self.position_mm
@@ -400,18 +400,40 @@ class SliceViewer(pn.viewable.Viewer):
             models["vline"].location = pos[h]
             models["hline"].location = pos[v]
 
+    def _dispatch(self, update: Any) -> None:
+        """Run ``update`` (which changes Bokeh models) where Bokeh allows it.
+
+        In a served session the widget callbacks run on Panel's thread pool
+        (``oncoatlas serve`` sets ``nthreads``), where changing a model would bypass the
+        document lock; the update is then queued on the session's event loop, which holds
+        the lock and sends the patch. Outside a server it runs at once.
+        """
+        doc = next((m["image"].document for m in self._models.values()), None)
+        if doc is None or getattr(doc, "session_context", None) is None:
+            update()
+        else:
+            doc.add_next_tick_callback(update)
+
     def _on_index(self, *events: param.parameterized.Event) -> None:
         planes = [p for p, spec in PLANES.items() if spec[1] in {e.name for e in events}]
-        self._push_image(*planes)
-        self._push_overlay(*planes)
-        self._push_crosshair()
+
+        def update() -> None:
+            self._push_image(*planes)
+            self._push_overlay(*planes)
+            self._push_crosshair()
+
+        self._dispatch(update)
 
     def _on_display(self, *events: param.parameterized.Event) -> None:
         names = {e.name for e in events}
-        if names & {"window_center", "window_width"}:
-            self._push_image(*PLANES)
-        if names - {"window_center", "window_width"}:
-            self._push_overlay(*PLANES)
+
+        def update() -> None:
+            if names & {"window_center", "window_width"}:
+                self._push_image(*PLANES)
+            if names - {"window_center", "window_width"}:
+                self._push_overlay(*PLANES)
+
+        self._dispatch(update)
 
     def _three_d(self, show: bool) -> Any:
         if not show:
