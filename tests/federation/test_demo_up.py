@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
 from .conftest import beta_patients, build_node, free_socket, write_policy
@@ -19,6 +20,7 @@ def free_port() -> int:
     return int(port)
 
 
+@pytest.mark.slow
 def test_demo_up_indexes_starts_and_stops(tmp_path: Path, nodes_dir: Path) -> None:
     demo = tmp_path / "demo"
     nodes = demo / "nodes"

@@ -16,7 +16,7 @@ from oncoatlas.federation.policy import hash_token
 from .conftest import ServerThread
 
 STS = Path(__file__).resolve().parents[3] / "shared" / "data" / "sts" / "STS_001" / "CT"
-pytestmark = pytest.mark.skipif(not STS.is_dir(), reason="../shared/data/sts is not available")
+pytestmark = [pytest.mark.skipif(not STS.is_dir(), reason="../shared/data/sts is not available"), pytest.mark.slow]
 
 JOB = {"spec": {"include": {"modality": "CT"}}, "settings": {"families": ["statistics"], "aggregations": ["3D"]},
        "features": ["stat_mean", "stat_var"], "max_series": 1}
