@@ -15,7 +15,7 @@ Mapping (see ``docs/idc.md``):
 - ``sex`` from ``PatientSex`` (F, M, O; anything else is missing); a patient with both F and M
   is ``O``.
 - ``age_at_diagnosis`` from ``PatientAge`` (DICOM AS, e.g. ``'065Y'``; months, weeks and days
-  are floored to years): the youngest age over the patient's series, i.e. the age at the
+  are floored to years, a number without a unit is years, ages above 120 are missing): the youngest age over the patient's series, i.e. the age at the
   earliest imaging in IDC (IDC has no date of diagnosis).
 - ``cancer_site`` from the collection's ``cancer_types`` (else ``tumor_locations``) through
   the shipped table ``idc_cancer_sites.csv`` (:func:`cancer_site_table`,
@@ -230,11 +230,9 @@ def viewer_url(study_uid: str, series_uid: str | None = None, modality: str | No
 
 # -- SQL of the views ---------------------------------------------------------------------
 _AGE = (
-    "CASE WHEN regexp_full_match(PatientAge, '[0-9]{3}[YMWD]') THEN "
-    "CASE right(PatientAge, 1) WHEN 'Y' THEN CAST(left(PatientAge, 3) AS INTEGER) "
-    "WHEN 'M' THEN CAST(left(PatientAge, 3) AS INTEGER) // 12 "
-    "WHEN 'W' THEN CAST(left(PatientAge, 3) AS INTEGER) // 52 "
-    "ELSE CAST(left(PatientAge, 3) AS INTEGER) // 365 END END"
+    "CASE WHEN regexp_full_match(upper(trim(PatientAge)), '[0-9]{1,3}[YMWD]?') THEN "
+    "CAST(regexp_extract(PatientAge, '[0-9]+') AS INTEGER) // "
+    "CASE right(upper(trim(PatientAge)), 1) WHEN 'M' THEN 12 WHEN 'W' THEN 52 WHEN 'D' THEN 365 ELSE 1 END END"
 )
 _SEX = "CASE WHEN upper(PatientSex) IN ('F', 'M', 'O') THEN upper(PatientSex) END"
 _PATIENT = "collection_id || '/' || PatientID"
