@@ -56,8 +56,8 @@ def test_planes_have_physical_bounds_and_shapes(viewer: Any, volume: xr.DataArra
     sx, sy, sz = SPACING
     ax = viewer.image("axial")
     assert ax.data.shape == (NY, NX)
-    l, b, r, t = ax.bounds.lbrt()
-    assert l == pytest.approx(ORIGIN[0] - sx / 2) and r == pytest.approx(ORIGIN[0] + (NX - 0.5) * sx)
+    left, b, r, t = ax.bounds.lbrt()
+    assert left == pytest.approx(ORIGIN[0] - sx / 2) and r == pytest.approx(ORIGIN[0] + (NX - 0.5) * sx)
     assert b == pytest.approx(ORIGIN[1] - sy / 2) and t == pytest.approx(ORIGIN[1] + (NY - 0.5) * sy)
     cor = viewer.image("coronal")
     assert cor.data.shape == (NZ, NX)
