@@ -35,7 +35,7 @@ def test_no_server_errors(api_schema: Any) -> None:
         seen.append(f"{operation.method.upper()} {operation.path}")
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case: Any) -> None:
             case.call_and_validate(headers=headers, checks=[not_a_server_error, status_code_conformance, content_type_conformance,
                                    response_schema_conformance])

@@ -121,7 +121,7 @@ def test_margin_cells_must_add_up() -> None:
         protect_margin(6, {"a": 2, "b": 3}, 3)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     k=st.integers(min_value=2, max_value=12),
     values=st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=7),
