@@ -165,18 +165,19 @@ def explain(model: RadiomicsModel, features: pd.DataFrame) -> Explanation:
     base = np.asarray(ex.base_values)
     if vals.ndim == 3:  # one output per class: keep the positive class
         vals, base = vals[..., 1], base[..., 1] if base.ndim == 2 else base
+    names = list(xt.columns)
     ex = shap.Explanation(values=vals, base_values=base, data=xt.to_numpy(),
-                          feature_names=list(model.features))  # fmt: skip
+                          feature_names=names)  # fmt: skip
     mean_abs = np.abs(vals).mean(axis=0)
     order = np.argsort(-mean_abs, kind="stable")
-    fams = [feature_family(model.features[i]) for i in order]
+    fams = [feature_family(names[i]) for i in order]
     ranking = pd.DataFrame({
-        "feature": [model.features[i] for i in order],
+        "feature": [names[i] for i in order],
         "mean_abs_shap": mean_abs[order],
         "rank": np.arange(1, len(order) + 1),
         "family": [f[0] for f in fams],
         "kind": [f[1] for f in fams],
-        "heterogeneity": [is_heterogeneity(model.features[i]) for i in order],
+        "heterogeneity": [is_heterogeneity(names[i]) for i in order],
     })  # fmt: skip
     id_cols = [c for c in ("patient_id", "roi", "node") if c in features.columns]
     return Explanation(values=ex, ranking=ranking, ids=features[id_cols].reset_index(drop=True))

@@ -1,6 +1,6 @@
 """Radiomics models: scikit-learn pipelines, cross-validated by patient and node.
 
-:func:`fit_model` builds ``impute → scale → model`` (logistic regression, random forest or
+:func:`fit_model` builds ``impute → scale → decorrelate → model`` (logistic regression, random forest or
 gradient boosting), estimates its discrimination with cross-validation whose folds keep
 each patient's lesions together (no patient in both training and test) and keep the
 proportions of label × node in every fold (``StratifiedGroupKFold``), then refits on all
@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from oncoatlas.errors import OncoatlasError
 from oncoatlas.radiomics.cohort import feature_columns
@@ -30,7 +31,14 @@ if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
-__all__ = ["ModelError", "ModelKind", "RadiomicsModel", "fit_model", "model_matrix"]
+__all__ = [
+    "CorrelationFilter",
+    "ModelError",
+    "ModelKind",
+    "RadiomicsModel",
+    "fit_model",
+    "model_matrix",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +62,11 @@ class RadiomicsModel:
     Attributes
     ----------
     pipeline
-        ``SimpleImputer → StandardScaler → classifier``, refitted on every row.
+        ``SimpleImputer → StandardScaler → CorrelationFilter → classifier``, refitted on
+        every row.
     features
-        Feature columns the pipeline expects, in order.
+        Feature columns the pipeline expects, in order (:attr:`selected`: those the
+        classifier uses).
     label
         Name of the label column.
     kind
@@ -67,6 +77,8 @@ class RadiomicsModel:
         Per fold: ``fold, n_train, n_test, auc`` (AUC NaN where a test fold has one class).
     oof
         Out-of-fold predicted probability per row (same index as the training table).
+    fold
+        The test fold of each row (same index).
     """
 
     pipeline: Pipeline
@@ -77,6 +89,7 @@ class RadiomicsModel:
     auc_ci: tuple[float, float]
     folds: pd.DataFrame
     oof: pd.Series
+    fold: pd.Series
     params: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -88,12 +101,18 @@ class RadiomicsModel:
         """Probability of the positive class for each row of a features table."""
         return np.asarray(self.pipeline.predict_proba(model_matrix(features, self.features))[:, 1])
 
+    @property
+    def selected(self) -> list[str]:
+        """The features the classifier uses (after the correlation filter)."""
+        support = self.pipeline.named_steps["decorrelate"].support_
+        return [self.features[i] for i in support]
+
     def transform(self, features: pd.DataFrame) -> pd.DataFrame:
-        """The rows as the classifier sees them (imputed, standardised), named columns."""
+        """The rows as the classifier sees them (imputed, standardised, decorrelated)."""
         import pandas as pd
 
         x = self.pipeline[:-1].transform(model_matrix(features, self.features))
-        return pd.DataFrame(np.asarray(x), columns=self.features, index=features.index)
+        return pd.DataFrame(np.asarray(x), columns=self.selected, index=features.index)
 
 
 def model_matrix(features: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
@@ -104,6 +123,52 @@ def model_matrix(features: pd.DataFrame, columns: list[str] | None = None) -> pd
         raise ModelError(f"the features table lacks columns the model needs: {missing[:10]}")
     x = features[cols].astype("float64")
     return x.where(np.isfinite(x))
+
+
+class CorrelationFilter(TransformerMixin, BaseEstimator):
+    """Drop features highly correlated with a more label-informative one (scikit-learn API).
+
+    Features are visited by decreasing absolute Pearson correlation with the label; one is
+    kept when its absolute correlation with every feature kept so far is below
+    ``threshold``. Radiomics features are highly redundant (the morphology densities, the
+    low percentiles and the minimum, …): without this step a linear model spreads its
+    weight, and its SHAP values, thinly over near-copies. Fitted inside each
+    cross-validation fold, so the label is never seen outside the training rows.
+
+    Parameters
+    ----------
+    threshold
+        Absolute correlation above which a feature is a near-copy (``1.0`` keeps all).
+    """
+
+    def __init__(self, threshold: float = 0.9) -> None:
+        self.threshold = threshold
+
+    def fit(self, x: Any, y: Any = None) -> CorrelationFilter:
+        a = np.asarray(x, dtype=np.float64)
+        n_feat = a.shape[1]
+        sd = a.std(axis=0)
+        z = (a - a.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+        if y is not None:
+            yy = np.asarray(y, dtype=np.float64)
+            yz = (yy - yy.mean()) / (yy.std() or 1.0)
+            score = np.abs(z.T @ yz) / len(yz)
+        else:
+            score = np.zeros(n_feat)
+        corr = np.abs(z.T @ z) / len(a)
+        kept: list[int] = []
+        for j in np.argsort(-score, kind="stable"):
+            if sd[j] == 0:
+                continue
+            if not kept or corr[j, kept].max() < self.threshold:
+                kept.append(int(j))
+        self.support_ = np.array(sorted(kept), dtype=int)
+        self.n_features_in_ = n_feat
+        return self
+
+    def transform(self, x: Any) -> Any:
+        return np.asarray(x)[:, self.support_]
+
 
 
 def _classifier(kind: ModelKind, seed: int) -> Any:
@@ -174,6 +239,7 @@ def fit_model(
     n_splits: int = 5,
     seed: int = 0,
     n_boot: int = 1000,
+    decorrelate: float = 0.9,
 ) -> RadiomicsModel:
     """Cross-validate and fit an explainable radiomics classifier.
 
@@ -198,6 +264,8 @@ def fit_model(
         Random state of the folds, the models and the bootstrap.
     n_boot
         Bootstrap resamples of the AUC confidence interval.
+    decorrelate
+        Correlation threshold of the :class:`CorrelationFilter` step (``1.0``: keep all).
 
     Returns
     -------
@@ -244,10 +312,12 @@ def fit_model(
     pipe = Pipeline([
         ("impute", SimpleImputer(strategy="median")),
         ("scale", StandardScaler()),
+        ("decorrelate", CorrelationFilter(decorrelate)),
         ("model", _classifier(kind, seed)),
     ])  # fmt: skip
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     oof = np.full(len(y), np.nan)
+    fold_of = np.full(len(y), -1)
     fold_rows = []
     import warnings
 
@@ -256,6 +326,7 @@ def fit_model(
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         splits = list(cv.split(x, strat, g))
     for i, (tr, te) in enumerate(splits):
+        fold_of[te] = i
         if len(np.unique(y[tr])) < 2:
             fold_rows.append({"fold": i, "n_train": len(tr), "n_test": len(te), "auc": np.nan})
             continue
@@ -272,5 +343,6 @@ def fit_model(
     return RadiomicsModel(
         pipeline=pipe, features=cols, label=label, kind=kind, auc=auc, auc_ci=ci,
         folds=pd.DataFrame(fold_rows), oof=pd.Series(oof, index=features.index, name="oof"),
+        fold=pd.Series(fold_of, index=features.index, name="fold"),
         params={"groups": groups, "strata": strata, "n_splits": k, "seed": seed},
     )  # fmt: skip
