@@ -9,7 +9,6 @@ whose data is on this disk.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,8 +36,6 @@ BREAKDOWNS: tuple[str, ...] = ("sex", "age_band", "modality")
 #: Columns never sent over HTTP (node-local file system layout).
 LOCAL_ONLY_COLUMNS = frozenset({"path", "paths", "folder", "files", "file"})
 
-_QUERY_LOCK = threading.RLock()
-
 
 @dataclass
 class DatasetCounts:
@@ -61,30 +58,12 @@ def compile_spec(spec: dict[str, Any]) -> Any:
 
 def node_modalities(catalog: Any) -> list[str]:
     """The modalities present anywhere in a catalog (fixed breakdown categories), plus ``other``."""
-    with _QUERY_LOCK:
-        df = catalog.sql("SELECT DISTINCT modality FROM series WHERE modality IS NOT NULL ORDER BY modality")
-    return [str(m) for m in df["modality"].tolist()] + ["other"]
+    rows = _fetch(catalog, "SELECT DISTINCT modality FROM series WHERE modality IS NOT NULL ORDER BY modality", [])
+    return [str(m) for (m,) in rows] + ["other"]
 
 
 def _records(catalog: Any, crit: Any) -> pd.DataFrame:
-    with _QUERY_LOCK:
-        return catalog.records(crit)
-
-
-_LOCAL = threading.local()
-
-
-def _cursor(catalog: Any) -> Any:
-    """A DuckDB cursor of ``catalog`` for this thread (cursors may run concurrently)."""
-    cursors = getattr(_LOCAL, "cursors", None)
-    if cursors is None:
-        cursors = _LOCAL.cursors = {}
-    key = id(catalog)
-    entry = cursors.get(key)
-    if entry is None or entry[0] is not catalog:
-        with _QUERY_LOCK:
-            entry = cursors[key] = (catalog, catalog.con.cursor())
-    return entry[1]
+    return catalog.records(crit)
 
 
 def _matching(sub: str, rest: str) -> str:
@@ -94,14 +73,9 @@ def _matching(sub: str, rest: str) -> str:
 
 
 def _fetch(catalog: Any, query: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    import duckdb
-
-    from oncoatlas.errors import CatalogError
-
-    try:
-        return list(_cursor(catalog).execute(query, params).fetchall())
-    except duckdb.Error as exc:
-        raise CatalogError(f"query failed: {str(exc).splitlines()[0]}") from exc
+    """Rows as tuples through :meth:`Catalog.rows` (per-thread cursors: concurrent requests
+    do not wait for each other; no pandas)."""
+    return list(catalog.rows(query, params or None)[1])
 
 
 def exact_counts(
@@ -114,8 +88,7 @@ def exact_counts(
     """Exact counts per dataset (every dataset in ``datasets`` appears, zeros included).
 
     Counts come from the matching series of :meth:`Criteria.series_sql` (the same rows as
-    ``Catalog.count`` and ``Catalog.records``), aggregated in DuckDB on a per-thread cursor
-    so that concurrent requests do not wait for each other.
+    ``Catalog.count`` and ``Catalog.records``), aggregated in DuckDB in one statement.
 
     Parameters
     ----------

@@ -103,9 +103,8 @@ class NodeState:
         snapshot = self._read_snapshot()
         if not force and snapshot == self.snapshot_id:
             return
-        with answers._QUERY_LOCK:
-            datasets = [dict(d) for d in self.catalog.datasets()]
-            modalities = answers.node_modalities(self.catalog)
+        datasets = [dict(d) for d in self.catalog.datasets()]
+        modalities = answers.node_modalities(self.catalog)
         with self._cache_lock:
             self.datasets, self.modalities, self.snapshot_id = datasets, modalities, snapshot
             self._cache.clear()
