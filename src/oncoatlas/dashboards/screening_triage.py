@@ -37,13 +37,21 @@ _SWEEP = tuple(round(0.05 * i, 2) for i in range(1, 20))
 def find_exams(catalog: str | None = None, federation: str | None = None) -> Path | None:
     """The demo's ``screening/exams.csv`` for a data source, or ``None``.
 
-    Looked for in the federation YAML's folder, or in the catalog folder and its parents.
+    Looked for in the federation YAML's folder, then in the catalog folder (or the catalog
+    folders the federation's nodes name) and its parents.
     """
     starts: list[Path] = []
+    catalogs = [catalog] if catalog else []
     if federation:
+        from oncoatlas.federation import Federation
+
         starts.append(Path(federation).resolve().parent)
-    if catalog:
-        p = Path(catalog).resolve()
+        try:
+            catalogs += [str(n.catalog) for n in Federation.from_yaml(federation).nodes if n.catalog]
+        except Exception as exc:  # the page still works on a simulated programme
+            logger.info("federation %s unreadable: %s", federation, exc)
+    for cat in catalogs:
+        p = Path(cat).resolve()
         starts.extend([p, *p.parents])
     for folder in starts:
         candidate = folder / "screening" / "exams.csv"
@@ -109,6 +117,7 @@ class ScreeningTriage(pn.viewable.Viewer):
         super().__init__(catalog=catalog, federation=federation, exams_path=exams, **params)
         path = Path(self.exams_path) if self.exams_path else find_exams(self.catalog, self.federation)
         self._data = _tables(path)
+        self._lock = threading.Lock()
         self._compute()
 
     # -- the scenario ------------------------------------------------------------------
@@ -139,9 +148,13 @@ class ScreeningTriage(pn.viewable.Viewer):
     def _compute(self) -> None:
         from oncoatlas.screening import BUILTIN_SCENARIOS, run_scenarios
 
-        res = run_scenarios(self._data["exams"], [BUILTIN_SCENARIOS["double"], self.scenario()],
-                            n_boot=0, keep_decisions=False)
-        self.result = res.table
+        # Slider events may arrive on several pool threads: computing under a lock from the
+        # thresholds read inside it means the last computation shows the last thresholds.
+        with self._lock:
+            scenario = self.scenario()
+            res = run_scenarios(self._data["exams"], [BUILTIN_SCENARIOS["double"], scenario],
+                                n_boot=0, keep_decisions=False)
+            self.result = res.table
 
     @property
     def current(self) -> dict[str, Any]:
@@ -192,7 +205,7 @@ class ScreeningTriage(pn.viewable.Viewer):
         ).opts(color="red", size=12, marker="diamond")
         vline = hv.VLine(float(cur["reads_saved_pct"])).opts(color="red", line_dash="dashed")
         overlay = (missed * ic * here * vline).opts(
-            title="Workload vs missed cancers (rule-out sweep on the continuous score)",
+            title="Reads saved vs missed cancers (rule-out sweep)",
             xlabel="human reads saved (%)", ylabel="cancers", height=360, responsive=True,
             legend_position="top_left",
         )
