@@ -240,3 +240,17 @@ def test_cohort_across_idc_and_the_demo_nodes(demo_federation: Path, idc: IDCCat
     assert replay.identical, replay.to_text()
     rec = c.records
     assert (rec["node"] == "idc").sum() == int(expected["series"].sum())
+
+
+def test_query_command_over_idc() -> None:
+    import json
+    import subprocess
+
+    sql = "SELECT modality, count(*) AS n FROM series WHERE dataset = 'lidc_idri' GROUP BY 1 ORDER BY 1"
+    r = subprocess.run([sys.executable, "-m", "oncoatlas", "query", "--idc", sql, "--format", "json"],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert {"CT", "SEG"} <= {row["modality"] for row in rows}
+    r = subprocess.run([sys.executable, "-m", "oncoatlas", "query", "SELECT 1"], capture_output=True, text=True, check=False)
+    assert r.returncode != 0 and "give either --catalog DIR or --idc" in r.stderr

@@ -46,14 +46,17 @@ def clinical_import(csv_path: str, catalog: str, node: str) -> None:
 
 @click.command(name="query")
 @click.argument("sql")
-@click.option("--catalog", "catalog", required=True, type=click.Path(exists=True, file_okay=False), help="Catalog folder.")
+@click.option("--catalog", "catalog", default=None, type=click.Path(exists=True, file_okay=False), help="Catalog folder.")
+@click.option("--idc", is_flag=True, help="Query NCI Imaging Data Commons (installed idc-index-data) instead of a catalog folder.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--limit", default=None, type=int, help="Show at most this many rows (table format).")
-def query(sql: str, catalog: str, fmt: str, limit: int | None) -> None:
+def query(sql: str, catalog: str | None, idc: bool, fmt: str, limit: int | None) -> None:
     """Run SQL over the catalog's views (series, studies, patients, clinical, instances, …)."""
     from oncoatlas.catalog.catalog import Catalog
 
-    cat = Catalog.open(catalog)
+    if (catalog is None) == (not idc):
+        raise click.UsageError("give either --catalog DIR or --idc")
+    cat = Catalog.open(catalog) if catalog is not None else Catalog.from_idc()
     columns, tuples = cat.rows(sql)
     if fmt == "csv":
         import csv
