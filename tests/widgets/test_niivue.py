@@ -114,6 +114,20 @@ def test_view_refuses_arrays_without_geometry() -> None:
         view(xr.DataArray(np.zeros((2, 2, 2)), dims=("z", "y", "x")))
 
 
+def test_itk_adapter_is_opt_in_and_explains_itself(synth: dict[str, Any]) -> None:
+    from oncoatlas.widgets import itk
+
+    if itk.itkwidgets_available():
+        viewer = itk.view_itk(synth["vol"], synth["mask"])
+        assert viewer is not None
+    else:
+        with pytest.raises(ModuleNotFoundError, match=r"itkwidgets.*oncoatlas.widgets.view"):
+            itk.view_itk(synth["vol"])
+    spatial = itk._spatial(synth["vol"])
+    assert spatial.dims == ("z", "y", "x")
+    np.testing.assert_allclose(np.diff(spatial["x"].values), 1.5)
+
+
 # -- JupyterLab in headless Chromium -------------------------------------------------------
 
 NOTEBOOK_CELLS = [

@@ -455,6 +455,11 @@ def view(
         Displays itself; its methods (:meth:`~NiivueView.set_preset`,
         :meth:`~NiivueView.set_opacity`, :meth:`~NiivueView.set_threshold`) change it live.
 
+    See Also
+    --------
+    oncoatlas.widgets.SliceViewer : the Panel viewer (dashboards).
+    oncoatlas.widgets.itk.view_itk : itkwidgets, opt-in only (loads its viewer from a CDN).
+
     References
     ----------
     NiiVue (https://github.com/niivue/niivue), ipyniivue; window presets as in
