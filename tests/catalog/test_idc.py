@@ -254,3 +254,16 @@ def test_query_command_over_idc() -> None:
     assert {"CT", "SEG"} <= {row["modality"] for row in rows}
     r = subprocess.run([sys.executable, "-m", "oncoatlas", "query", "SELECT 1"], capture_output=True, text=True, check=False)
     assert r.returncode != 0 and "give either --catalog DIR or --idc" in r.stderr
+
+
+def test_selection_freezes_uids_or_their_hash(idc: IDCCatalog) -> None:
+    import hashlib
+
+    spec = {"include": {"dataset": "nsclc_radiomics", "modality": "RTSTRUCT"}}
+    small = idc.selection(spec)
+    uids = sorted(idc.records(spec)["series_uid"])
+    assert small["series_uids"] == uids and small["series"] == len(uids) > 0
+    assert small["series_uids_sha256"] == hashlib.sha256("".join(f"{u}\n" for u in uids).encode()).hexdigest()
+    big = idc.selection(spec, limit=len(uids) - 1)
+    assert big["series_uids"] is None and big["series_uids_sha256"] == small["series_uids_sha256"]
+    assert big["snapshot_id"] == idc.snapshot_id()

@@ -496,6 +496,41 @@ class IDCCatalog(Catalog):
             )
         return notes
 
+    def selection(self, criteria: Criteria | Mapping[str, Any] | None, *, limit: int = 10_000) -> dict[str, Any]:
+        """A frozen, replayable record of the series a spec selects at IDC.
+
+        Public data may be frozen at record level, but a list of a million UIDs does not
+        belong in a manifest: the selection keeps the release's snapshot id, the counts, the
+        SHA-256 of the sorted UIDs (one per line, UTF-8) and the UIDs themselves when there
+        are at most ``limit`` of them.
+
+        Returns
+        -------
+        dict
+            ``snapshot_id, patients, studies, series, series_uids_sha256, series_uids``
+            (``series_uids`` is None above ``limit``).
+        """
+        crit = Criteria.from_spec(
+            {k: v for k, v in criteria.items() if k in ("include", "exclude")}
+            if isinstance(criteria, Mapping) else criteria
+        )
+        sub, params = crit.series_sql()
+        _, rows = self.rows(
+            f"SELECT series_uid, patient_id, study_uid FROM ({sub}) ORDER BY series_uid",  # noqa: S608 - sub is Criteria SQL with ? placeholders
+            params,
+        )
+        h = hashlib.sha256()
+        for r in rows:
+            h.update(f"{r[0]}\n".encode())
+        return {
+            "snapshot_id": self.snapshot_id(),
+            "patients": len({r[1] for r in rows}),
+            "studies": len({r[2] for r in rows}),
+            "series": len(rows),
+            "series_uids_sha256": h.hexdigest(),
+            "series_uids": [str(r[0]) for r in rows] if len(rows) <= limit else None,
+        }
+
     # -- data access -----------------------------------------------------------------------
     def _series(self, series_uids: Iterable[str]) -> list[tuple[str, str, float]]:
         uids = sorted({str(u) for u in series_uids})
