@@ -87,6 +87,7 @@ def test_every_term_of_the_installed_release_is_in_the_table(idc: IDCCatalog) ->
         ("tcga_brca", "C50"), ("cmmd", "C50"), ("tcga_prad", "C61"), ("prostate_mri", "C61"),
         ("tcga_kirc", "C64"), ("cptac_ccrcc", "C64"), ("tcga_gbm", "C71"), ("tcga_read", "C20"),
         ("cmb_crc", "C18"),           # colorectal names no single code: location Colon
+        ("tcga_cesc", "C53"),         # C53 and C53.0: the category
         ("covid_19_ar", "none"), ("pancreas_ct", "none"),
         ("nlst", None), ("lidc_idri", None), ("prostatex", None),  # cancer and non-cancer
         ("eay131", None), ("cptac_sar", None),                     # many sites
@@ -107,6 +108,8 @@ def test_resolution_rules() -> None:
     # "…, Not Otherwise Specified" stays with its term
     assert resolve_cancer_site("Diffuse Large B-Cell Lymphoma, Not Otherwise Specified", "Various")[0] == "C83.3"
     assert resolve_cancer_site("Lung Cancer", "Lung", species="Mouse") == (None, ["C34"])
+    assert resolve_cancer_site("Paraganglioma, Pheochromocytoma", "Adrenal Glands") == (None, ["C74", "C74.1"])
+    assert resolve_cancer_site("Cervical Cancer, Endocervical Adenocarcinoma", "Cervix")[0] == "C53"
     assert resolve_cancer_site("Some Term Nobody Listed", "Lung") == ("C34", ["C34"])
     assert resolve_cancer_site("Some Term Nobody Listed, Lung Cancer", "Lung") == (None, ["C34"])
 

@@ -188,9 +188,10 @@ def resolve_cancer_site(
     """The CDM ``cancer_site`` of an IDC collection and its candidate codes.
 
     Rules, in order: a collection that is not (only) human has no ICD-10 site; when every
-    cancer-type term maps to the same code (or all to ``none``) that is the site; when no
-    cancer-type term names a site, the tumour locations decide the same way; otherwise the
-    site is unknown (None). Terms missing from the table count as unknown.
+    cancer-type term maps to the same code (or all to ``none``) that is the site, and codes
+    of one category with different subsites give the category (C53 and C53.0 give C53);
+    when no cancer-type term names a site, the tumour locations decide the same way;
+    otherwise the site is unknown (None). Terms missing from the table count as unknown.
 
     Returns
     -------
@@ -204,11 +205,26 @@ def resolve_cancer_site(
     candidates = sorted({c for c in types + locs if c != "unknown"})
     if (species or "").strip().lower() != "human":
         return None, candidates
-    if types and len(set(types)) == 1 and types[0] != "unknown":
-        return types[0], sorted(set(types))
-    if types and set(types) == {"unknown"} and locs and len(set(locs)) == 1 and locs[0] != "unknown":
-        return locs[0], sorted(set(locs))
+    site = _one_site(types)
+    if site is not None:
+        return site, sorted(set(types))
+    if types and set(types) == {"unknown"}:
+        site = _one_site(locs)
+        if site is not None:
+            return site, sorted(set(locs))
     return None, candidates
+
+
+def _one_site(codes: list[str]) -> str | None:
+    """The one site ``codes`` name: all equal, or subsites of one category (C53, C53.0 → C53)."""
+    found = set(codes)
+    if not found or "unknown" in found:
+        return None
+    if len(found) == 1:
+        return found.pop()
+    if "none" not in found and len({c[:3] for c in found}) == 1:
+        return next(iter(found))[:3]
+    return None
 
 
 def unmapped_fields(criteria: Criteria | Mapping[str, Any] | None) -> list[str]:
