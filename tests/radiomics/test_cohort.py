@@ -169,27 +169,33 @@ def test_failures_recorded_run_goes_on(
     assert mask_fail["series_uid"].isin(list(image_uids)).all()
 
 
-def test_cli_cohort_on_central_node(
-    demo_root: Path, lung: pd.DataFrame, client: Any, tmp_path: Path, cache_dir: Path
-) -> None:
-    """``oncoatlas radiomics cohort`` on oslo's manifest, through the scheduler address."""
-    from click.testing import CliRunner
-
+def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     from oncoatlas.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    return int(exc.value.code or 0), capsys.readouterr().err
+
+
+def test_cli_cohort_on_central_node(
+    demo_root: Path, lung: pd.DataFrame, client: Any, tmp_path: Path, cache_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """``oncoatlas radiomics cohort`` on oslo's manifest, through the scheduler address."""
+    import yaml
 
     manifest = lung_manifests(demo_root)[0].save(tmp_path / "lung-oslo.json")
     settings = tmp_path / "s.yaml"
-    import yaml
-
     settings.write_text(yaml.safe_dump(LUNG_SETTINGS))
     out = tmp_path / "out" / "oslo.parquet"
-    res = CliRunner().invoke(main, [
-        "radiomics", "cohort", str(manifest), "--catalog", str(demo_root / "nodes/oslo/catalog"),
-        "--settings", str(settings), "--out", str(out), "--scheduler", client.scheduler_info()["address"],
+    code, err = _main(
+        capsys, "radiomics", "cohort", str(manifest),
+        "--catalog", str(demo_root / "nodes/oslo/catalog"), "--settings", str(settings),
+        "--out", str(out), "--scheduler", client.scheduler_info()["address"],
         "--cache", str(cache_dir), "--ground-truth", str(demo_root / "ground_truth.csv"),
         "--no-progress",
-    ])  # fmt: skip
-    assert res.exit_code == 0, res.output
+    )  # fmt: skip
+    assert code == 0, err
     df = pd.read_parquet(out)
     truth = lung_truth(demo_root)
     assert len(df) == int((truth["node"] == "oslo").sum())
@@ -199,11 +205,12 @@ def test_cli_cohort_on_central_node(
     fails = pd.read_csv(out.with_name("oslo.failures.csv"))
     assert list(fails.columns)[:3] == ["patient_id", "series_uid", "seg_series_uid"]
     # bad input: one clear line, exit 1, no output written
-    bad = CliRunner().invoke(main, [
-        "radiomics", "cohort", str(tmp_path / "missing.json"), "--catalog", str(tmp_path),
-        "--out", str(tmp_path / "x.parquet"),
-    ])  # fmt: skip
-    assert bad.exit_code != 0
+    code, err = _main(
+        capsys, "radiomics", "cohort", str(tmp_path / "missing.json"), "--catalog",
+        str(tmp_path), "--out", str(tmp_path / "x.parquet"),
+    )  # fmt: skip
+    assert code == 1
+    assert "missing.json does not exist" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.parquet").exists()
 
 

@@ -36,9 +36,7 @@ Radiology 2020;295:328-338.
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import TYPE_CHECKING, Any
 
 from oncoatlas.radiomics.cohort import (
     CohortExtractionError,
@@ -46,9 +44,11 @@ from oncoatlas.radiomics.cohort import (
     feature_columns,
     join_ground_truth,
 )
+from oncoatlas.radiomics.explain import Explanation, explain
 from oncoatlas.radiomics.extract import extract
 from oncoatlas.radiomics.featuremaps import feature_map
 from oncoatlas.radiomics.harmonisation import harmonisation_check
+from oncoatlas.radiomics.models import ModelError, RadiomicsModel, fit_model
 from oncoatlas.radiomics.names import ibsi_to_pyradiomics, pyradiomics_to_ibsi
 from oncoatlas.radiomics.settings import Settings, SettingsError, load_settings, presets
 
@@ -72,25 +72,5 @@ __all__ = [
     "presets",
     "pyradiomics_to_ibsi",
 ]
-
-if TYPE_CHECKING:
-    from oncoatlas.radiomics.explain import Explanation, explain
-    from oncoatlas.radiomics.models import ModelError, RadiomicsModel, fit_model
-
-# scikit-learn and shap load on first use of the model names (PEP 562)
-_LAZY = {
-    "Explanation": "explain",
-    "explain": "explain",
-    "ModelError": "models",
-    "RadiomicsModel": "models",
-    "fit_model": "models",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"oncoatlas.radiomics.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

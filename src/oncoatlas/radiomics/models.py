@@ -22,7 +22,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from oncoatlas.errors import OncoatlasError
 from oncoatlas.radiomics.cohort import feature_columns
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 __all__ = [
-    "CorrelationFilter",
     "ModelError",
     "ModelKind",
     "RadiomicsModel",
@@ -125,50 +123,69 @@ def model_matrix(features: pd.DataFrame, columns: list[str] | None = None) -> pd
     return x.where(np.isfinite(x))
 
 
-class CorrelationFilter(TransformerMixin, BaseEstimator):
-    """Drop features highly correlated with a more label-informative one (scikit-learn API).
+def _correlation_filter_class() -> type:
+    """Build :class:`CorrelationFilter` (scikit-learn is imported on first use only)."""
+    from sklearn.base import BaseEstimator, TransformerMixin
 
-    Features are visited by decreasing absolute Pearson correlation with the label; one is
-    kept when its absolute correlation with every feature kept so far is below
-    ``threshold``. Radiomics features are highly redundant (the morphology densities, the
-    low percentiles and the minimum, …): without this step a linear model spreads its
-    weight, and its SHAP values, thinly over near-copies. Fitted inside each
-    cross-validation fold, so the label is never seen outside the training rows.
+    class CorrelationFilter(TransformerMixin, BaseEstimator):
+        """Drop features highly correlated with a more label-informative one (scikit-learn API).
 
-    Parameters
-    ----------
-    threshold
-        Absolute correlation above which a feature is a near-copy (``1.0`` keeps all).
-    """
+        Features are visited by decreasing absolute Pearson correlation with the label; one is
+        kept when its absolute correlation with every feature kept so far is below
+        ``threshold``. Radiomics features are highly redundant (the morphology densities, the
+        low percentiles and the minimum, …): without this step a linear model spreads its
+        weight, and its SHAP values, thinly over near-copies. Fitted inside each
+        cross-validation fold, so the label is never seen outside the training rows.
 
-    def __init__(self, threshold: float = 0.9) -> None:
-        self.threshold = threshold
+        Parameters
+        ----------
+        threshold
+            Absolute correlation above which a feature is a near-copy (``1.0`` keeps all).
+        """
 
-    def fit(self, x: Any, y: Any = None) -> CorrelationFilter:
-        a = np.asarray(x, dtype=np.float64)
-        n_feat = a.shape[1]
-        sd = a.std(axis=0)
-        z = (a - a.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-        if y is not None:
-            yy = np.asarray(y, dtype=np.float64)
-            yz = (yy - yy.mean()) / (yy.std() or 1.0)
-            score = np.abs(z.T @ yz) / len(yz)
-        else:
-            score = np.zeros(n_feat)
-        corr = np.abs(z.T @ z) / len(a)
-        kept: list[int] = []
-        for j in np.argsort(-score, kind="stable"):
-            if sd[j] == 0:
-                continue
-            if not kept or corr[j, kept].max() < self.threshold:
-                kept.append(int(j))
-        self.support_ = np.array(sorted(kept), dtype=int)
-        self.n_features_in_ = n_feat
-        return self
+        def __init__(self, threshold: float = 0.9) -> None:
+            self.threshold = threshold
 
-    def transform(self, x: Any) -> Any:
-        return np.asarray(x)[:, self.support_]
+        def fit(self, x: Any, y: Any = None) -> Any:
+            a = np.asarray(x, dtype=np.float64)
+            n_feat = a.shape[1]
+            sd = a.std(axis=0)
+            z = (a - a.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+            if y is not None:
+                yy = np.asarray(y, dtype=np.float64)
+                yz = (yy - yy.mean()) / (yy.std() or 1.0)
+                score = np.abs(z.T @ yz) / len(yz)
+            else:
+                score = np.zeros(n_feat)
+            corr = np.abs(z.T @ z) / len(a)
+            kept: list[int] = []
+            for j in np.argsort(-score, kind="stable"):
+                if sd[j] == 0:
+                    continue
+                if not kept or corr[j, kept].max() < self.threshold:
+                    kept.append(int(j))
+            self.support_ = np.array(sorted(kept), dtype=int)
+            self.n_features_in_ = n_feat
+            return self
 
+        def transform(self, x: Any) -> Any:
+            return np.asarray(x)[:, self.support_]
+
+    CorrelationFilter.__module__ = __name__
+    CorrelationFilter.__qualname__ = "CorrelationFilter"
+    return CorrelationFilter
+
+
+_CLASSES: dict[str, type] = {}
+
+
+def __getattr__(name: str) -> Any:
+    # ``models.CorrelationFilter`` (and unpickling a fitted pipeline) builds the class once
+    if name == "CorrelationFilter":
+        if name not in _CLASSES:
+            _CLASSES[name] = _correlation_filter_class()
+        return _CLASSES[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _classifier(kind: ModelKind, seed: int) -> Any:
@@ -312,7 +329,7 @@ def fit_model(
     pipe = Pipeline([
         ("impute", SimpleImputer(strategy="median")),
         ("scale", StandardScaler()),
-        ("decorrelate", CorrelationFilter(decorrelate)),
+        ("decorrelate", __getattr__("CorrelationFilter")(decorrelate)),
         ("model", _classifier(kind, seed)),
     ])  # fmt: skip
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
