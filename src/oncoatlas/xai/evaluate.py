@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 RANDOMIZATION_PASS = 0.5
 
 #: Most cases per method for the expensive measures (occlusion runs hundreds of passes).
-DEFAULT_CAPS: dict[str, int] = {"occlusion": 6, "randomization": 8, "faithfulness": 12}
+DEFAULT_CAPS: dict[str, int] = {"occlusion": 6, "occlusion_randomization": 3, "randomization": 8, "faithfulness": 12}
 
 
 @dataclass
@@ -158,8 +158,8 @@ def evaluate_saliency(
     methods : list of str, optional
         Names of :class:`~oncoatlas.xai.saliency.SaliencyMethod` (all by default).
     caps : dict, optional
-        Most cases for ``occlusion`` (all measures), ``randomization`` and ``faithfulness``
-        (deletion/insertion); see :data:`DEFAULT_CAPS`.
+        Most cases for ``occlusion`` (all measures), ``occlusion_randomization``,
+        ``randomization`` and ``faithfulness`` (deletion/insertion); see :data:`DEFAULT_CAPS`.
     seed : int
         Seed of bootstrap CIs and randomisation.
     progress : bool
@@ -212,6 +212,8 @@ def evaluate_saliency(
             n_f = min(n_loc, caps["faithfulness"])
             dele, ins = quality.deletion_insertion_auc(model, x[:n_f], maps[:n_f])
             n_r = min(n_loc, caps["randomization"])
+            if method is SaliencyMethod.OCCLUSION:
+                n_r = min(n_r, caps["occlusion_randomization"])
             curve = quality.randomization_check(model, x[:n_r], method, seed=seed, reference=maps[:n_r])
             final = float(curve["spearman"].iloc[-1])
             pg, en = _mean_ci(hits, seed), _mean_ci(energy, seed)
