@@ -59,9 +59,9 @@ def test_radiomics_page_in_chromium(served: str, tmp_path: Path) -> None:
         page = state.page
         page.goto(served + "/radiomics", wait_until="domcontentloaded", timeout=120_000)
         expect(page.get_by_text("Radiomics and XAI").first).to_be_visible(timeout=120_000)
-        page.get_by_role("tab", name="Lesions").click()
+        page.locator(".bk-tab", has_text="Lesions").first.click()
         expect(page.get_by_text("lung_nodule").first).to_be_visible(timeout=60_000)
-        page.get_by_role("tab", name="SHAP").click()
+        page.locator(".bk-tab", has_text="SHAP").first.click()
         expect(page.get_by_text("not available yet").first).to_be_visible(timeout=60_000)
         page.screenshot(path=str(tmp_path / "radiomics.png"), full_page=True)
         SHOTS.mkdir(parents=True, exist_ok=True)

@@ -12,9 +12,11 @@ published summary never shows a count below k.
 
 from __future__ import annotations
 
+import base64
 import html
 import logging
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +96,33 @@ def summary_tables(cohort: Cohort, threshold: int = 10) -> dict[str, pd.DataFram
     return {"counts": counts, "attrition": attrition, "failures": failures}
 
 
+_PANEL_CDN = re.compile(r"https://cdn\.holoviz\.org/panel/[^/\"']+/dist/([^\"'?\s]+)(\?[^\"'\s]*)?")
+_MIME = {".css": "text/css", ".ico": "image/x-icon", ".png": "image/png", ".svg": "image/svg+xml",
+         ".js": "text/javascript"}
+
+
+def _inline_panel_cdn(text: str) -> str:
+    """Replace Panel's CDN resource URLs (stylesheets, icons) by ``data:`` URIs.
+
+    ``save(embed=True, resources=INLINE)`` inlines Bokeh's and Panel's JavaScript but leaves
+    Panel's imported stylesheets and icons pointing at its CDN; the files ship in Panel's
+    ``dist`` folder, so they are inlined from there and the page makes no remote request.
+    """
+    import panel as pn
+
+    dist = Path(pn.__file__).parent / "dist"
+
+    def repl(match: re.Match[str]) -> str:
+        local = dist / match.group(1)
+        if not local.is_file():
+            logger.info("no local copy of %s; reference dropped", match.group(0))
+            return "data:text/plain,"
+        mime = _MIME.get(local.suffix, "application/octet-stream")
+        return f"data:{mime};base64,{base64.b64encode(local.read_bytes()).decode()}"
+
+    return _PANEL_CDN.sub(repl, text)
+
+
 def _table_html(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join(
@@ -130,8 +159,9 @@ def export_cohort_summary(
 
     Notes
     -----
-    Written with Panel's ``save(path, embed=True, resources=INLINE)``: the Bokeh JavaScript
-    is inlined, so the file needs no server and no CDN.
+    Written with Panel's ``save(path, embed=True, resources=INLINE)``: the Bokeh and Panel
+    JavaScript is inlined, and the stylesheets and icons Panel would fetch from its CDN are
+    inlined from Panel's own files, so the page opens with no server and no network.
     """
     import panel as pn
     from bokeh.resources import INLINE
@@ -172,6 +202,8 @@ def export_cohort_summary(
     layout = pn.Column(*parts, sizing_mode="stretch_width")
     path = Path(path)
     with atomic_path(path, suffix=".html") as tmp:
-        layout.save(str(tmp), embed=True, resources=INLINE, title=name)
+        with pn.config.set(inline=True):
+            layout.save(str(tmp), embed=True, resources=INLINE, title=name)
+        tmp.write_text(_inline_panel_cdn(tmp.read_text(encoding="utf-8")), encoding="utf-8")
     logger.info("cohort summary of %s written to %s", cohort.spec.name, path)
     return path

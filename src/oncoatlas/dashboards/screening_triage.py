@@ -109,7 +109,7 @@ class ScreeningTriage(pn.viewable.Viewer):
     federation = param.String(default=None, allow_None=True, doc="Federation YAML (the exams are looked for next to it).")
     exams_path = param.String(default=None, allow_None=True, doc="Exam table CSV (overrides the lookup).")
     rule_out = param.Integer(default=0, bounds=(0, 9), doc="Exams with AI score (1-10) up to this are not read (0: none).")
-    double_from = param.Integer(default=1, bounds=(1, 11), doc="Exams with AI score (1-10) from this are double read (11: none); between the two: single reading.")
+    double_from = param.Integer(default=1, bounds=(1, 11), doc="Exams with AI score (1-10) from this are double read (11: none); between the two: single reading. The rule-out band wins where they overlap.")
     result = param.DataFrame(default=None, allow_None=True, doc="run_scenarios table: standard double reading and the current scenario.")
 
     def __init__(self, catalog: str | None = None, federation: str | None = None,
@@ -133,16 +133,6 @@ class ScreeningTriage(pn.viewable.Viewer):
         if self.double_from <= 10:
             bands.append(Band(max(self.double_from, self.rule_out + 1), 10, Reading.DOUBLE))
         return Scenario("current", tuple(bands))
-
-    @param.depends("rule_out", watch=True)
-    def _keep_order_ro(self) -> None:
-        if self.double_from <= self.rule_out:
-            self.double_from = self.rule_out + 1
-
-    @param.depends("double_from", watch=True)
-    def _keep_order_df(self) -> None:
-        if self.rule_out >= self.double_from:
-            self.rule_out = self.double_from - 1
 
     @param.depends("rule_out", "double_from", watch=True)
     def _compute(self) -> None:
