@@ -48,6 +48,10 @@ def test_cross_validation_grouped_by_patient_stratified_by_node(
     nodes_per_fold = lung.groupby(fold)["node"].nunique()
     assert (nodes_per_fold == lung["node"].nunique()).all()
     assert m.folds["n_test"].sum() == len(lung)  # type: ignore[attr-defined]
+    # the harmonisation check ran before training, over node and manufacturer
+    harm = m.harmonisation  # type: ignore[attr-defined]
+    assert set(harm["factor"]) == {"node", "manufacturer"}
+    assert set(harm["feature"]) == set(m.features)  # type: ignore[attr-defined]
 
 
 def test_auc_and_shap_recover_the_generative_rule(lung: pd.DataFrame, logistic: object) -> None:

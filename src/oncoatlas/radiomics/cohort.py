@@ -16,6 +16,12 @@ never travel to the client, only feature rows do.
 * Failures: a case that cannot be read or computed is recorded (``failures``: ids, stage,
   error type, reason) and the run goes on.
 
+Federation: only record-level nodes put series UIDs into a manifest; for count-only nodes
+the extraction has to run at the node, over its own catalog (compute-to-data, the
+federation's ``/jobs/radiomics``), and only the features table travels. ``catalog`` may
+list several node catalogs, which is what such a job does per node and what the tests and
+the demo model do over ``demo_root/nodes/*/catalog``.
+
 References
 ----------
 Zwanenburg A, Vallières M, et al. The Image Biomarker Standardization Initiative.

@@ -77,6 +77,9 @@ class RadiomicsModel:
         Out-of-fold predicted probability per row (same index as the training table).
     fold
         The test fold of each row (same index).
+    harmonisation
+        The :func:`~oncoatlas.radiomics.harmonisation_check` run before training (per
+        feature and batch factor; ``flagged`` rows differ more by site than by label).
     """
 
     pipeline: Pipeline
@@ -88,6 +91,7 @@ class RadiomicsModel:
     folds: pd.DataFrame
     oof: pd.Series
     fold: pd.Series
+    harmonisation: pd.DataFrame | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -257,6 +261,7 @@ def fit_model(
     seed: int = 0,
     n_boot: int = 1000,
     decorrelate: float = 0.9,
+    check_by: tuple[str, ...] = ("node", "manufacturer"),
 ) -> RadiomicsModel:
     """Cross-validate and fit an explainable radiomics classifier.
 
@@ -283,6 +288,9 @@ def fit_model(
         Bootstrap resamples of the AUC confidence interval.
     decorrelate
         Correlation threshold of the :class:`CorrelationFilter` step (``1.0``: keep all).
+    check_by
+        Batch factors of the harmonisation check run before training (those present as
+        columns); flagged features are logged and kept in ``model.harmonisation``.
 
     Returns
     -------
@@ -315,6 +323,17 @@ def fit_model(
     cols = list(x.columns)
     if not cols:
         raise ModelError("no usable (non-constant, non-empty) feature column")
+    harm = None
+    factors = tuple(f for f in check_by if f in features.columns)
+    if factors:
+        from oncoatlas.radiomics.harmonisation import harmonisation_check
+
+        harm = harmonisation_check(features.assign(**{label: y}), by=factors, label=label,
+                                   columns=cols)  # fmt: skip
+        flagged = sorted(set(harm.loc[harm["flagged"], "feature"]))
+        if flagged:
+            logger.warning("%d feature(s) differ more by %s than by %r: %s", len(flagged),
+                           "/".join(factors), label, flagged[:10])  # fmt: skip
     g = features[groups].astype(str).to_numpy()
     strat = np.array([f"{a}|{b}" for a, b in zip(
         y, features[strata].astype(str) if strata else [""] * len(y), strict=True)])  # fmt: skip
@@ -360,6 +379,6 @@ def fit_model(
     return RadiomicsModel(
         pipeline=pipe, features=cols, label=label, kind=kind, auc=auc, auc_ci=ci,
         folds=pd.DataFrame(fold_rows), oof=pd.Series(oof, index=features.index, name="oof"),
-        fold=pd.Series(fold_of, index=features.index, name="fold"),
+        fold=pd.Series(fold_of, index=features.index, name="fold"), harmonisation=harm,
         params={"groups": groups, "strata": strata, "n_splits": k, "seed": seed},
     )  # fmt: skip
