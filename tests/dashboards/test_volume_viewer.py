@@ -5,6 +5,7 @@ headless Chromium (slice slider and overlay toggle change the pixels, nothing le
 from __future__ import annotations
 
 import io
+import re
 import time
 from pathlib import Path
 
@@ -131,6 +132,13 @@ def test_served_viewer_slider_and_overlay_change_pixels(oslo_catalog: str, tmp_p
             page = state.page
             page.goto(base + "/viewer", wait_until="networkidle")
             page.wait_for_selector("text=axial (z)", timeout=60_000)
+            # pick another series (loaded in a worker thread behind the loading indicator)
+            picker = page.locator("select").first
+            option = picker.locator("option").nth(1).inner_text()
+            patient = option.split(" · ")[0]
+            assert "segmented" in option
+            picker.select_option(index=1)
+            page.locator("strong", has_text=patient).wait_for(timeout=60_000)
             canvas = page.locator("canvas").first
             canvas.wait_for(timeout=30_000)
             first = _settle(canvas)
@@ -159,4 +167,16 @@ def test_served_viewer_slider_and_overlay_change_pixels(oslo_catalog: str, tmp_p
             page.screenshot(path=str(tmp_path / "viewer-no-overlay.png"), full_page=True)
             assert _orange(moved) > 0 and _orange(off) < _orange(moved) // 4, (_orange(moved), _orange(off))
             assert np.abs(off - moved).sum() > 0, "toggling the overlay changed nothing"
+
+            # a click on the axial plane moves the sagittal and coronal slices (crosshair link)
+            sagittal = page.get_by_text(re.compile(r"sagittal \(x\): \d+"))
+            before = sagittal.inner_text()
+            box = canvas.bounding_box()
+            assert box is not None
+            # Bokeh's event layer sits over the canvas: click the page at the canvas' point
+            page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.5)
+            deadline = time.monotonic() + 20
+            while sagittal.inner_text() == before and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert sagittal.inner_text() != before, "a tap on the axial plane did not move the sagittal slice"
             assert state.blocked == [], f"requests left 127.0.0.1: {state.blocked}"

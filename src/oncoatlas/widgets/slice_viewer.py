@@ -500,12 +500,9 @@ class SliceViewer(pn.viewable.Viewer):
                  "heatmap_opacity", "heatmap_threshold"],
             )
             three_d = pn.panel(pn.bind(self._three_d, self.param.show_3d))
-            grid = (
-                pn.Column(planes[0])
-                if self.is_2d
-                else pn.Column(pn.Row(*planes[:2]), pn.Row(planes[2], three_d))
-            )
-            self._panel = pn.Row(self.controls(), grid)
+            # the planes wrap onto the next line when the page is narrow
+            grid = pn.FlexBox(*planes, three_d, flex_wrap="wrap", sizing_mode="stretch_width")
+            self._panel = pn.Row(self.controls(), grid, sizing_mode="stretch_width")
         return self._panel
 
 
