@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,8 +20,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         from oncoatlas.demo import generate_federation
     except ImportError:
         pytest.skip("oncoatlas.demo.generate_federation is not available")
+    del generate_federation
     out = tmp_path_factory.mktemp("demo") / "fed"
-    generate_federation(out, size="tiny", seed=0)
+    # a fresh interpreter: the generator forks workers, and this test process runs DuckDB and
+    # Dask threads (forking a threaded process is unsafe)
+    code = f"from oncoatlas.demo import generate_federation; generate_federation({str(out)!r}, size='tiny', seed=0)"
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     return out
 
 

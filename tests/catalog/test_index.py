@@ -213,6 +213,7 @@ def test_dicomdir_source(tmp_path: Path) -> None:
     assert cat.sql("SELECT count(*) AS n FROM errors WHERE reason LIKE 'DICOMDIR%'")["n"][0] == 1
 
 
+@pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning")  # another dask on this box
 def test_index_on_dask_scheduler(tmp_path: Path) -> None:
     from dask.distributed import LocalCluster
 

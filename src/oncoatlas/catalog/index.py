@@ -164,16 +164,38 @@ def _run_chunks(
             yield read_headers(chunk)
         return
     import multiprocessing as mp
+    import threading
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures import as_completed as cf_completed
+    from concurrent.futures.process import BrokenProcessPool
 
-    ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
-    if ctx.get_start_method() == "fork":
+    # fork is fastest, but forking a process that runs other Python threads (a server, a Dask
+    # client, a notebook kernel) can deadlock the child: then workers come from a forkserver
+
+    methods = mp.get_all_start_methods()
+    ctx: Any
+    if "fork" in methods and threading.active_count() == 1:
+        ctx = mp.get_context("fork")
         import pydicom  # noqa: F401 - imported once here, inherited by the forked workers
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futs = [pool.submit(read_headers, c) for c in chunks]
-        for f in cf_completed(futs):
-            yield f.result()
+    elif "forkserver" in methods:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["oncoatlas.catalog.scan", "pydicom"])
+    else:
+        ctx = mp.get_context("spawn")
+    done: set[int] = set()
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futs = {pool.submit(read_headers, c): i for i, c in enumerate(chunks)}
+            for f in cf_completed(futs):
+                recs = f.result()
+                done.add(futs[f])
+                yield recs
+    except BrokenProcessPool as exc:
+        # a worker died (killed, out of memory, a crash in a C extension): read the rest here
+        logger.warning("reader processes failed (%s); reading the remaining files in this process", exc)
+        for i, chunk in enumerate(chunks):
+            if i not in done:
+                yield read_headers(chunk)
 
 
 def index_node(
