@@ -91,7 +91,8 @@ def test_figures(lung: pd.DataFrame, logistic: object, tmp_path: Path) -> None:
 
 
 def test_tree_model(lung: pd.DataFrame) -> None:
-    m = fit_model(lung, model="random_forest", n_boot=100)
+    m = fit_model(lung, model="random_forest", n_boot=100, model_params={"n_estimators": 100})
+    assert m.pipeline.named_steps["model"].n_estimators == 100
     assert m.auc > 0.8
     ex = explain(m, lung)
     assert ex.values.values.shape == (len(lung), len(m.selected))

@@ -262,6 +262,7 @@ def fit_model(
     n_boot: int = 1000,
     decorrelate: float = 0.9,
     check_by: tuple[str, ...] = ("node", "manufacturer"),
+    model_params: dict[str, Any] | None = None,
 ) -> RadiomicsModel:
     """Cross-validate and fit an explainable radiomics classifier.
 
@@ -349,7 +350,7 @@ def fit_model(
         ("impute", SimpleImputer(strategy="median")),
         ("scale", StandardScaler()),
         ("decorrelate", __getattr__("CorrelationFilter")(decorrelate)),
-        ("model", _classifier(kind, seed)),
+        ("model", _classifier(kind, seed).set_params(**(model_params or {}))),
     ])  # fmt: skip
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     oof = np.full(len(y), np.nan)
@@ -380,5 +381,6 @@ def fit_model(
         pipeline=pipe, features=cols, label=label, kind=kind, auc=auc, auc_ci=ci,
         folds=pd.DataFrame(fold_rows), oof=pd.Series(oof, index=features.index, name="oof"),
         fold=pd.Series(fold_of, index=features.index, name="fold"), harmonisation=harm,
-        params={"groups": groups, "strata": strata, "n_splits": k, "seed": seed},
+        params={"groups": groups, "strata": strata, "n_splits": k, "seed": seed,
+                "decorrelate": decorrelate, **(model_params or {})},
     )  # fmt: skip
