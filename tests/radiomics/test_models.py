@@ -16,7 +16,11 @@ import pytest
 
 from oncoatlas.radiomics import ModelError, explain, fit_model, harmonisation_check
 from oncoatlas.radiomics.explain import feature_family, is_heterogeneity
-from oncoatlas.radiomics.harmonisation import kruskal_epsilon2
+from oncoatlas.radiomics.harmonisation import (
+    distributions,
+    kruskal_epsilon2,
+    plot_distributions,
+)
 from tests.radiomics.test_cohort import lung_cohort_features
 
 matplotlib.use("Agg")
@@ -109,6 +113,18 @@ def test_harmonisation_on_demo(lung: pd.DataFrame) -> None:
     # the demo draws lesions the same way at every node: sphericity is about the label
     assert row["label_epsilon2"] > 0.3
     assert not row["flagged"]
+
+
+def test_distributions_and_plot(lung: pd.DataFrame) -> None:
+    from matplotlib.figure import Figure
+
+    d = distributions(lung, by=("node",), columns=["morph_sphericity", "stat_var"])
+    assert set(d["group"]) == set(lung["node"]) and len(d) == 2 * lung["node"].nunique()
+    oslo = lung.loc[lung["node"] == "oslo", "stat_var"]
+    row = d[(d["feature"] == "stat_var") & (d["group"] == "oslo")].iloc[0]
+    assert row["n"] == len(oslo) and row["median"] == pytest.approx(oslo.median())
+    fig = plot_distributions(lung, "morph_sphericity", by="node")
+    assert isinstance(fig, Figure) and "Kruskal-Wallis" in fig.axes[0].get_title()
 
 
 def test_harmonisation_flags_a_site_effect() -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from oncoatlas.radiomics.cohort import feature_columns
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["harmonisation_check", "kruskal_epsilon2"]
+__all__ = ["distributions", "harmonisation_check", "kruskal_epsilon2", "plot_distributions"]
 
 logger = logging.getLogger(__name__)
 
@@ -132,3 +132,58 @@ def harmonisation_check(
     if n_flag:
         logger.info("%d feature/factor pair(s) differ more by site than by label", n_flag)
     return out.sort_values(["flagged", "epsilon2"], ascending=[False, False], ignore_index=True)
+
+
+def distributions(
+    features: pd.DataFrame,
+    by: Sequence[str] = ("node", "manufacturer"),
+    *,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Per feature, factor and group: ``n, median, q1, q3, mean, sd`` (long table).
+
+    The numbers behind :func:`harmonisation_check`, for a table or a dashboard.
+    """
+    import pandas as pd
+
+    cols = list(columns) if columns is not None else feature_columns(features)
+    parts = []
+    for factor in by:
+        g = features[cols].astype("float64").groupby(features[factor].astype(str))
+        stats = {
+            "n": g.count(), "median": g.median(), "q1": g.quantile(0.25), "q3": g.quantile(0.75),
+            "mean": g.mean(), "sd": g.std(),
+        }  # fmt: skip
+        long = pd.concat({k: v.stack(future_stack=True) for k, v in stats.items()}, axis=1)
+        long.index.names = ["group", "feature"]
+        parts.append(long.reset_index().assign(factor=factor))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["feature", "factor", "group", "n", "median", "q1", "q3", "mean", "sd"]]
+
+
+def plot_distributions(
+    features: pd.DataFrame, feature: str, by: str = "node", label: str | None = "malignant"
+) -> Any:
+    """Box plots of one feature per group of ``by`` (split by ``label``): a matplotlib Figure."""
+    import matplotlib.pyplot as plt
+
+    groups = sorted(features[by].astype(str).unique())
+    classes = sorted(features[label].astype(str).unique()) if label else [None]
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(groups) * len(classes), 3.2))
+    data, names = [], []
+    for grp in groups:
+        sel = features[by].astype(str) == grp
+        for cls in classes:
+            rows = sel & (features[label].astype(str) == cls) if label else sel
+            data.append(features.loc[rows, feature].astype("float64").dropna().to_numpy())
+            names.append(grp if cls is None else f"{grp}\n{label}={cls}")
+    ax.boxplot(data)
+    ax.set_xticks(range(1, len(names) + 1), names, fontsize=7)
+    h, p, e, _ = kruskal_epsilon2(features[feature].astype("float64").to_numpy(),
+                                  features[by].astype(str).to_numpy())  # fmt: skip
+    ax.set_title(f"{feature} by {by}: Kruskal-Wallis H={h:.2f}, p={p:.3g}, eps2={e:.2f}",
+                 fontsize=8)  # fmt: skip
+    ax.set_ylabel(feature)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
