@@ -29,16 +29,24 @@ def _code_key() -> str:
 
 
 def build_demo(out: Path, size: str = "small", seed: int = 0) -> Path:
-    """Generate the demo federation into ``out`` and index every node's catalog."""
-    from oncoatlas.catalog import Catalog
-    from oncoatlas.catalog.clinical import import_clinical
-    from oncoatlas.demo import generate_federation
+    """Generate the demo federation into ``out`` and index every node's catalog.
 
-    generate_federation(out, size=size, seed=seed, workers=2)
+    Runs the ``oncoatlas`` command in fresh processes: the generator and the indexer fork
+    worker pools, which must not inherit the threads (DuckDB, Dask) of the test process.
+    """
+    import subprocess
+    import sys
+
+    def oncoatlas(*args: str) -> None:
+        proc = subprocess.run([sys.executable, "-m", "oncoatlas", *args], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"oncoatlas {' '.join(args)} failed: {proc.stderr.strip()[-2000:]}")
+
+    oncoatlas("demo", "generate", "--out", str(out), "--size", size, "--seed", str(seed))
     for node in NODES:
         folder = out / "nodes" / node
-        Catalog.index([folder / "dicom"], folder / "catalog", node, workers=2).close()
-        import_clinical(folder / "clinical.csv", folder / "catalog", node)
+        oncoatlas("index", str(folder / "dicom"), "--catalog", str(folder / "catalog"), "--node", node, "--quiet")
+        oncoatlas("clinical", "import", str(folder / "clinical.csv"), "--catalog", str(folder / "catalog"), "--node", node)
     return out
 
 
