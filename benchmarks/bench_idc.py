@@ -96,15 +96,25 @@ def raw_sql(query: dict[str, Any], table: str = "index") -> str:
 ONCOATLAS_CHILD = r"""
 import json, resource, sys, time
 specs = json.loads(sys.argv[1])
-from oncoatlas.catalog import Catalog
-cat = Catalog.from_idc()
+mode = sys.argv[2]
 out = []
-for i, spec in enumerate(specs):
-    df = cat.count(spec)
-    df = df[df["series"] > 0]
-    out.append({r.dataset: [int(r.patients), int(r.studies), int(r.series)] for r in df.itertuples()})
-    if i == 0:
-        first = time.time()
+if mode == "count":  # the catalog API: a pandas DataFrame per query
+    from oncoatlas.catalog import Catalog
+    cat = Catalog.from_idc()
+    for i, spec in enumerate(specs):
+        df = cat.count(spec)
+        df = df[df["series"] > 0]
+        out.append({r.dataset: [int(r.patients), int(r.studies), int(r.series)] for r in df.itertuples()})
+        if i == 0:
+            first = time.time()
+else:  # the federated search API (what `oncoatlas search` runs): plain rows, no pandas
+    from oncoatlas.federation.client import Federation, NodeConfig
+    fed = Federation([NodeConfig(name="idc", kind="idc")])
+    for i, spec in enumerate(specs):
+        res = fed.search(spec)
+        out.append({r.dataset: [r.patients, r.studies, r.series] for r in res.rows if r.series})
+        if i == 0:
+            first = time.time()
 print(json.dumps({"first": first, "end": time.time(), "counts": out,
                   "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
@@ -126,11 +136,11 @@ print(json.dumps({"first": first, "end": time.time(), "counts": out,
 """
 
 
-def run_child(python: str, code: str, arg: str) -> dict[str, Any]:
+def run_child(python: str, code: str, *args: str) -> dict[str, Any]:
     """Start ``python -c code arg``; seconds to first answer and to the end, peak RSS, counts."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     start = time.time()
-    proc = subprocess.run([python, "-c", code, arg], capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.run([python, "-c", code, *args], capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{python} failed:\n{proc.stderr[-3000:]}")
     res = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -149,31 +159,36 @@ def main() -> None:
 
     specs = json.dumps([q["spec"] for q in QUERIES])
     sqls = json.dumps([raw_sql(q) for q in QUERIES])
-    ours = [run_child(sys.executable, ONCOATLAS_CHILD, specs) for _ in range(args.repeat)]
+    ours = {mode: [run_child(sys.executable, ONCOATLAS_CHILD, specs, mode) for _ in range(args.repeat)]
+            for mode in ("search", "count")}
     theirs = [run_child(args.idc_python, IDC_CHILD, sqls) for _ in range(args.repeat)]
-    o = min(ours, key=lambda r: r["first_s"])
     t = min(theirs, key=lambda r: r["first_s"])
-    same = [a == b for a, b in zip(o["counts"], t["counts"], strict=True)]
+    best = {mode: min(runs, key=lambda r: r["first_s"]) for mode, runs in ours.items()}
+    same = {mode: [a == b for a, b in zip(o["counts"], t["counts"], strict=True)] for mode, o in best.items()}
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"idc-index-data {idc_index_data.__version__}; {os.cpu_count()} CPUs, load {load:.1f}; "
           f"best of {args.repeat} fresh process(es) per side")
-    print(f"{'':38s} {'oncoatlas':>10s} {'idc-index':>10s} {'ratio':>8s}")
-    print(f"{'new process to first answer (s)':38s} {o['first_s']:10.2f} {t['first_s']:10.2f} "
-          f"{t['first_s'] / o['first_s']:7.1f}x")
-    print(f"{'new process to all five answers (s)':38s} {o['all_s']:10.2f} {t['all_s']:10.2f} "
-          f"{t['all_s'] / o['all_s']:7.1f}x")
-    print(f"{'peak RSS (MB)':38s} {o['rss_kb'] / 1024:10.0f} {t['rss_kb'] / 1024:10.0f} "
-          f"{o['rss_kb'] / t['rss_kb']:7.2f} (ours/theirs)")
+    print("oncoatlas search = Federation([idc]).search(spec) (the `oncoatlas search` path, no pandas);")
+    print("oncoatlas count  = Catalog.from_idc().count(spec) (a pandas DataFrame);")
+    print("idc-index        = IDCClient().sql_query(sql) (idc-index 0.13.4, separate venv)")
+    print(f"{'':36s} {'search':>8s} {'count':>8s} {'idc-index':>10s} {'ratio search':>13s} {'ratio count':>12s}")
+    s_, c_ = best["search"], best["count"]
+    for label, key in (("new process to first answer (s)", "first_s"), ("new process to all five (s)", "all_s")):
+        print(f"{label:36s} {s_[key]:8.2f} {c_[key]:8.2f} {t[key]:10.2f} {t[key] / s_[key]:12.1f}x "
+              f"{t[key] / c_[key]:11.1f}x")
+    print(f"{'peak RSS (MB)':36s} {s_['rss_kb'] / 1024:8.0f} {c_['rss_kb'] / 1024:8.0f} {t['rss_kb'] / 1024:10.0f} "
+          f"{s_['rss_kb'] / t['rss_kb']:12.2f}  {c_['rss_kb'] / t['rss_kb']:11.2f}   (ours/theirs)")
     print()
-    print(f"{'query':44s} {'collections':>11s} {'patients':>9s} {'series':>8s}  identical")
-    for q, a, ok in zip(QUERIES, o["counts"], same, strict=True):
+    print(f"{'query':44s} {'collections':>11s} {'patients':>9s} {'series':>8s}  identical (search, count)")
+    for i, q in enumerate(QUERIES):
+        a = s_["counts"][i]
         pts = sum(v[0] for v in a.values())
         ser = sum(v[2] for v in a.values())
-        print(f"{q['name']:44s} {len(a):11d} {pts:9d} {ser:8d}  {'yes' if ok else 'NO'}")
-    if not all(same):
+        ok = ", ".join("yes" if same[m][i] else "NO" for m in ("search", "count"))
+        print(f"{q['name']:44s} {len(a):11d} {pts:9d} {ser:8d}  {ok}")
+    if not all(all(v) for v in same.values()):
         sys.exit("counts differ between oncoatlas and idc-index")
-
 
 if __name__ == "__main__":
     main()

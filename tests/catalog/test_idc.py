@@ -231,6 +231,7 @@ def test_cohort_across_idc_and_the_demo_nodes(demo_federation: Path, idc: IDCCat
     expected = idc.count(yaml.safe_load(spec.read_text()))
     assert sum(r.patients for r in rows if isinstance(r.patients, int)) == int(expected["patients"].sum()) > 0
     assert result.snapshots["idc"] == idc.snapshot_id()
+    assert set(result.notes) == {"idc"} and result.to_dict()["notes"]["idc"] == rows[0].note
 
     c = Cohort.build(spec, fed_yaml)
     assert set(c.counts["node"]) == {"oslo", "milano", "leuven", "idc"}

@@ -287,6 +287,7 @@ class IDCCatalog(Catalog):
         self.node = node
         self._snapshot: str | None = None
         self._collections: list[dict[str, Any]] | None = None
+        self._collection_ids: list[str] | None = None
 
     @classmethod
     def open(
@@ -449,8 +450,18 @@ class IDCCatalog(Catalog):
         self._collections = out
         return list(out)
 
+    def collection_ids(self) -> list[str]:
+        """The release's collection ids, sorted (cheap: one column of collections_index)."""
+        if self._collection_ids is None:
+            rows = self._rows(
+                f"SELECT DISTINCT collection_id FROM read_parquet({_sql_str(str(self.files_.collections))}) "  # noqa: S608 - only the quoted index path is interpolated
+                "ORDER BY 1"
+            )
+            self._collection_ids = [str(r[0]) for r in rows]
+        return list(self._collection_ids)
+
     def _known_datasets(self) -> list[tuple[str, str]]:
-        return [(self.node, str(c["collection_id"])) for c in self.collections()]
+        return [(self.node, c) for c in self.collection_ids()]
 
     def datasets(self) -> list[dict[str, Any]]:
         """One DCAT-style description per IDC collection, with counts.

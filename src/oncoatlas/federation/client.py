@@ -213,6 +213,7 @@ class SearchResult:
             "nodes": list(self.nodes),
             "thresholds": dict(self.thresholds),
             "snapshots": dict(self.snapshots),
+            "notes": self.notes,
             "totals": totals,
             "elapsed_s": round(self.elapsed_s, 4),
         }
@@ -224,7 +225,13 @@ class SearchResult:
         columns = ["node", "dataset", *COUNT_FIELDS, "granularity", "exact"]
         df = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in self.rows], columns=columns)
         df.attrs["failures"] = [asdict(f) for f in self.failures]
+        df.attrs["notes"] = self.notes
         return df
+
+    @property
+    def notes(self) -> dict[str, str]:
+        """Per node, what a reader must know about its answer (e.g. IDC: public data, fields it lacks)."""
+        return {r.node: r.note for r in self.rows if r.note}
 
 
 def load_spec(spec: Any) -> dict[str, Any]:
@@ -265,7 +272,7 @@ def _public_search(catalog: Any, spec: dict[str, Any], breakdowns: list[str], no
     from oncoatlas.federation.answers import compile_spec, exact_counts
 
     crit = compile_spec(spec)
-    names = [str(c["collection_id"]) for c in catalog.collections()]
+    names = list(catalog.collection_ids())
     counts = exact_counts(catalog, crit, breakdowns, datasets=names)
     note = "; ".join(catalog.notes(crit))
     return {
