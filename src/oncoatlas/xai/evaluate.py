@@ -34,6 +34,7 @@ from oncoatlas.xai.train import (
     bootstrap_ci,
     classification_metrics,
     patient_split,
+    seed_everything,
     train_model,
 )
 
@@ -103,6 +104,7 @@ def train_demo(
     ps = patches if patches is not None else load_patches(root, lesion_type, seed=seed, catalog=catalog, progress=progress)
     train_idx, test_idx = patient_split(ps.table, test_fraction, seed)
     x = ps.model_input()
+    seed_everything(seed)  # the initial weights depend on the seed too
     model = LesionNet(spatial_dims=ps.spatial_dims)
     cfg = TrainConfig(epochs=epochs, seed=seed)
     t0 = time.perf_counter()
