@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from oncoatlas.catalog.idc import IDCCatalog
+
 __all__ = ["Catalog"]
 
 logger = logging.getLogger(__name__)
@@ -122,7 +124,7 @@ class Catalog:
     @classmethod
     def from_idc(
         cls, index: str | os.PathLike[str] | None = None, *, node: str = "idc", threads: int | None = None
-    ) -> Catalog:
+    ) -> IDCCatalog:
         """NCI Imaging Data Commons as a read-only public node (``idc-index-data`` in place).
 
         See :class:`oncoatlas.catalog.idc.IDCCatalog` and ``docs/idc.md``.
