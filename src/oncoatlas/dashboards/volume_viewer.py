@@ -206,6 +206,7 @@ class VolumeViewer(pn.viewable.Viewer):
         self._entries = {e.key: e for e in list_series(self.catalog, self.federation)}
         self.param.series_uid.objects = {e.label: uid for uid, e in self._entries.items()}
         self.viewer: Any = None
+        self._loaded: tuple[str, Any, Any] | None = None
         self._content = pn.Column(sizing_mode="stretch_width", min_height=400)
         if not self._entries:
             where = self.catalog or self.federation or "no data source"
@@ -231,6 +232,7 @@ class VolumeViewer(pn.viewable.Viewer):
         entry = self._entries[series_uid]
         try:
             vol, mask = open_series(entry)
+            self._loaded = (series_uid, vol, mask)
         except Exception as exc:
             logger.warning("cannot open %s: %s", series_uid, exc)
             self.status = f"Cannot open series {series_uid}: {exc}"
@@ -241,7 +243,9 @@ class VolumeViewer(pn.viewable.Viewer):
     def _show(self, entry: SeriesEntry, vol: xr.DataArray, mask: xr.DataArray | None, cls: Any) -> Any:
         self.viewer = cls(vol, labels=mask if self.show_segmentation else None)
         shape = " x ".join(str(n) for n in vol.shape[::-1])
-        if mask is not None:
+        if mask is not None and not self.show_segmentation:
+            seg = "; segmentation hidden"
+        elif mask is not None:
             seg = f"; segmentation: {', '.join(mask.attrs['labels'].values())}"
         elif entry.path is not None and entry.has_segmentation:
             seg = "; segmentations of 2D images are not overlaid yet"
@@ -265,7 +269,11 @@ class VolumeViewer(pn.viewable.Viewer):
         entry = self._entries[uid]
         self._content.loading = True
         try:
-            vol, mask = await asyncio.to_thread(open_series, entry)
+            if self._loaded is not None and self._loaded[0] == uid:
+                vol, mask = self._loaded[1], self._loaded[2]  # overlay toggled: no re-read
+            else:
+                vol, mask = await asyncio.to_thread(open_series, entry)
+                self._loaded = (uid, vol, mask)
             if uid == self.series_uid:
                 self._show(entry, vol, mask, SliceViewer)
         except Exception as exc:

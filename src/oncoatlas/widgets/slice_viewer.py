@@ -436,10 +436,17 @@ class SliceViewer(pn.viewable.Viewer):
         self._dispatch(update)
 
     def _three_d(self, show: bool) -> Any:
+        """The 3D ``VTKVolume`` (a copy strided to at most 96 voxels a side), or a hidden
+        placeholder.
+
+        Known limitation: under ``oncoatlas serve`` a VTKVolume added after the page loaded
+        is not drawn (layout updates arrive, vtk.js is served locally, no console error);
+        the Bokeh model is built correctly server-side.
+        """
         if not show:
             return pn.pane.Markdown("", visible=False)
         nz, ny, nx = self._data.shape
-        s = max(1, int(np.ceil(max(nz, ny, nx) / 128)))
+        s = max(1, int(np.ceil(max(nz, ny, nx) / 96)))
         small = np.ascontiguousarray(self._data[::s, ::s, ::s].transpose(2, 1, 0))
         sx, sy, sz = (float(v) * s for v in self.volume.oncoatlas.spacing)
         lo, hi = self.clim
@@ -499,10 +506,21 @@ class SliceViewer(pn.viewable.Viewer):
                 ["window_center", "window_width", "show_labels", "label_opacity", "show_heatmap",
                  "heatmap_opacity", "heatmap_threshold"],
             )
-            three_d = pn.panel(pn.bind(self._three_d, self.param.show_3d))
+            # vtk.js is in Panel's bundled resources; it is only put on the page when the
+            # extension is loaded before the first render (the 3D pane appears later)
+            if not self.is_2d:
+                pn.extension("vtk")
+            three_d = pn.Column(self._three_d(self.show_3d), name="3D")
+            self.param.watch(
+                lambda event: self._dispatch(lambda: three_d.__setitem__(slice(None), [self._three_d(event.new)])),
+                "show_3d",
+            )
             # the planes wrap onto the next line when the page is narrow
-            grid = pn.FlexBox(*planes, three_d, flex_wrap="wrap", sizing_mode="stretch_width")
-            self._panel = pn.Row(self.controls(), grid, sizing_mode="stretch_width")
+            grid = pn.FlexBox(*planes, flex_wrap="wrap", sizing_mode="stretch_width")
+            self._panel = pn.Row(
+                self.controls(), pn.Column(grid, three_d, sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            )
         return self._panel
 
 
