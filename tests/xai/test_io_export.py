@@ -61,11 +61,15 @@ def test_bundle_torchscript_and_state_dict(tmp_path):
     assert meta["name"] == "demo"
     with torch.no_grad():
         torch.testing.assert_close(net(x), model(x))
-    # a bundle with only a state dict and a network_def
-    (folder / "models" / "model.ts").unlink()
+    assert isinstance(net, torch.jit.ScriptModule)
+    # a state dict and a network_def give an eager module (what Grad-CAM hooks need)
     torch.save(model.state_dict(), folder / "models" / "model.pt")
     (folder / "configs" / "inference.json").write_text(json.dumps({"network_def": {
         "_target_": "oncoatlas.xai.models.LesionNet", "spatial_dims": 3, "channels": [4, 8, 8, 8]}}))
+    eager, _ = load_bundle(folder)
+    assert not isinstance(eager, torch.jit.ScriptModule)
+    assert isinstance(load_bundle(folder, prefer_eager=False)[0], torch.jit.ScriptModule)
+    (folder / "models" / "model.ts").unlink()
     eager, _ = load_bundle(folder)
     with torch.no_grad():
         torch.testing.assert_close(eager(x), model(x))

@@ -100,12 +100,13 @@ def _monai_version() -> str:
     return str(monai.__version__)
 
 
-def load_bundle(folder: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any]]:
+def load_bundle(folder: str | os.PathLike[str], prefer_eager: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """Load a local MONAI bundle folder.
 
-    ``models/model.ts`` is loaded with ``torch.jit.load``; otherwise ``models/model.pt`` is a
-    state dict for the network that ``configs/inference.json`` (or ``.yaml``) defines as
-    ``network_def``, built with ``monai.bundle.ConfigParser``.
+    ``models/model.pt`` is a state dict for the network that ``configs/inference.json`` (or
+    ``.yaml``) defines as ``network_def``, built with ``monai.bundle.ConfigParser``: an eager
+    module, which Grad-CAM can hook, preferred when ``prefer_eager``; ``models/model.ts``
+    is loaded with ``torch.jit.load`` otherwise.
 
     Raises
     ------
@@ -119,29 +120,30 @@ def load_bundle(folder: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, An
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     ts = folder / "models" / "model.ts"
     pt = folder / "models" / "model.pt"
-    if ts.is_file():
-        net: nn.Module = torch.jit.load(str(ts), map_location="cpu")
-    elif pt.is_file():
+    configs = [p for p in (folder / "configs").glob("inference.*") if p.suffix in (".json", ".yaml", ".yml")]
+    net: nn.Module
+    if pt.is_file() and (configs and (prefer_eager or not ts.is_file())):
         from monai.bundle import ConfigParser
 
-        configs = [p for p in (folder / "configs").glob("inference.*") if p.suffix in (".json", ".yaml", ".yml")]
-        if not configs:
-            raise ModelLoadError(f"{pt} is a state dict but {folder / 'configs'} has no inference.json defining network_def")
         parser = ConfigParser()
         parser.read_config(str(configs[0]))
         parser["bundle_root"] = str(folder)
         net = parser.get_parsed_content("network_def")
         state = torch.load(str(pt), map_location="cpu", weights_only=True)
         net.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
+    elif ts.is_file():
+        net = torch.jit.load(str(ts), map_location="cpu")
+    elif pt.is_file():
+        raise ModelLoadError(f"{pt} is a state dict but {folder / 'configs'} has no inference.json defining network_def")
     else:
         raise ModelLoadError(f"{folder / 'models'} holds neither model.ts nor model.pt")
     net.eval()
     return net, meta
 
 
-def load_model(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any]]:
+def load_model(path: str | os.PathLike[str], prefer_eager: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """Load a TorchScript file or a bundle folder (by what ``path`` is)."""
     p = Path(path)
     if p.is_dir():
-        return load_bundle(p)
+        return load_bundle(p, prefer_eager=prefer_eager)
     return load_torchscript(p)
