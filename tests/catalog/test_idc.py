@@ -239,6 +239,11 @@ def test_cohort_across_idc_and_the_demo_nodes(demo_federation: Path, idc: IDCCat
     assert m.failures == []
     assert m.nodes["idc"]["snapshot_id"] == idc.snapshot_id()
     assert sum(d["series"] for d in m.nodes["idc"]["datasets"].values()) == int(expected["series"].sum())
+    # public data are frozen at series level: the UIDs (or, above a limit, their hash)
+    assert m.nodes["idc"]["granularity"] == "public"
+    assert m.nodes["idc"]["series_count"] == int(expected["series"].sum())
+    assert m.nodes["idc"]["series_sha256"]
+    assert m.nodes["idc"]["series_uids"] is not None and len(m.nodes["idc"]["series_uids"]) == m.nodes["idc"]["series_count"]
     path = m.save(tmp_path / "cross.json")
     replay = Cohort.build(spec, fed_yaml).check(Manifest.load(path))
     assert replay.identical, replay.to_text()

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from functools import cached_property
@@ -25,6 +26,9 @@ __all__ = ["Cohort", "cohort"]
 logger = logging.getLogger(__name__)
 
 COUNTS = ("patients", "studies", "series")
+
+#: Most series UIDs a manifest lists for a public node; larger selections keep a hash.
+PUBLIC_UID_LIMIT = 10_000
 
 
 class Cohort:
@@ -232,22 +236,29 @@ class Cohort:
             datasets = {
                 str(r["dataset"]): {k: _plain(r[k]) for k in COUNTS} for _, r in group.iterrows()
             }
+            granularities = set(group["granularity"]) if "granularity" in group else {"count"}
+            public = granularities == {"public"}
             record_level = (
                 rec is not None
-                and "granularity" in group
-                and (group["granularity"] == "record").all()
+                and granularities <= {"record", "public"}
                 and node not in refused
                 and not any((node, d) in withheld for d in datasets)
             )
             entry: dict[str, Any] = {
                 "snapshot_id": snapshots.get(str(node)),
-                "granularity": "record" if record_level else "count",
+                "granularity": ("public" if public else "record") if record_level else "count",
                 "datasets": datasets,
                 "series_uids": None,
             }
             if record_level and rec is not None:
                 uids = rec.loc[rec["node"] == node, "series_uid"] if not rec.empty else []
-                entry["series_uids"] = sorted(str(u) for u in uids)
+                frozen = sorted(str(u) for u in uids)
+                entry["series_count"] = len(frozen)
+                entry["series_sha256"] = hashlib.sha256("\n".join(frozen).encode()).hexdigest()
+                # Public archives (IDC) can match hundreds of thousands of series: above
+                # PUBLIC_UID_LIMIT their selection is frozen by count and hash only.
+                if not public or len(frozen) <= PUBLIC_UID_LIMIT:
+                    entry["series_uids"] = frozen
             nodes[str(node)] = entry
         failures = [dict(f) for f in counts.attrs.get("failures", [])] + [dict(f) for f in rec_failures]
         self.manifest = Manifest(

@@ -43,9 +43,11 @@ class Manifest:
     source : dict
         Where it was built (``kind``, ``location``).
     nodes : dict
-        Per node: ``snapshot_id``, ``granularity`` (``record`` or ``count``), ``datasets``
-        (counts per dataset, possibly suppressed as ``"<k"``) and ``series_uids`` (sorted;
-        ``None`` where the node answers only with counts).
+        Per node: ``snapshot_id``, ``granularity`` (``record``, ``public`` or ``count``),
+        ``datasets`` (counts per dataset, possibly suppressed as ``"<k"``), ``series_uids``
+        (sorted; ``None`` where the node answers only with counts, or for a public node's
+        selection above ``PUBLIC_UID_LIMIT``) and, where series are known, ``series_count``
+        and ``series_sha256`` (over the sorted UIDs, one per line).
     failures : list of dict
         Nodes that did not answer when the manifest was built.
     created : str
@@ -146,6 +148,12 @@ class Manifest:
                     out.lines.extend(f"  - {uid}" for uid in removed[:20])
                     if len(added) > 20 or len(removed) > 20:
                         out.lines.append("  … (full lists in the JSON diff)")
+            elif old.get("series_sha256") != new.get("series_sha256"):
+                out.lines.append(
+                    f"node {node}: series selection changed ({old.get('series_count')} series, "
+                    f"sha256 {str(old.get('series_sha256'))[:12]} -> {new.get('series_count')} series, "
+                    f"sha256 {str(new.get('series_sha256'))[:12]})"
+                )
             for ds in sorted(set(old.get("datasets", {})) | set(new.get("datasets", {}))):
                 a = old.get("datasets", {}).get(ds)
                 b = new.get("datasets", {}).get(ds)
