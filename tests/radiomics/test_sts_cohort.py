@@ -63,3 +63,6 @@ def test_sts_all_modalities_plan(sts_catalog: Catalog) -> None:
     assert len(cases) == 15 and fails == []
     names = pd.Series([s[1] for c in cases for s in c.segments])
     assert set(names) == {"GTV_Mass_CT", "GTV_Mass_MR_T1", "GTV_Mass_PET"}
+    # a Cohort object is a source too (its records' series)
+    pet, _ = plan_cases(cohort(sts_catalog).where(modality="PT"), sts_catalog, roi="GTV*")
+    assert [c.segments for c in pet] == [[(1, "GTV_Mass_PET")]] * 5
