@@ -246,6 +246,40 @@ def _open(files: list[str]) -> xr.DataArray:
         return open_volume(files, strict="ignore", lazy=False, workers=1)
 
 
+def _view_file(files: list[str], view: str) -> list[str]:
+    """The file of a projection series showing ``view`` (``"L-CC"``: laterality-view)."""
+    import pydicom
+
+    lat, _, pos = view.partition("-")
+    for f in files:
+        try:
+            ds = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["ImageLaterality", "Laterality", "ViewPosition"])
+        except Exception:  # noqa: S112 - unreadable files are skipped by design
+            continue
+        f_lat = str(getattr(ds, "ImageLaterality", "") or getattr(ds, "Laterality", ""))
+        if f_lat == lat and str(getattr(ds, "ViewPosition", "")) == pos:
+            return [f]
+    raise OncoatlasError(f"no image with view {view!r} among {len(files)} files of the series")
+
+
+def _seg_labels_2d(seg_files: list[str], image_file: str, les: pd.DataFrame) -> tuple[np.ndarray, dict[int, str]]:
+    """Labels of a 2D image's segments, read with highdicom by source instance."""
+    import highdicom as hd
+    import pydicom
+
+    sop = str(pydicom.dcmread(image_file, stop_before_pixels=True, specific_tags=["SOPInstanceUID"]).SOPInstanceUID)
+    seg = hd.seg.segread(seg_files[0])
+    numbers = sorted({int(n) for n in les["seg_segment_number"].dropna()}) or [1]
+    px = seg.get_pixels_by_source_instance(
+        source_sop_instance_uids=[sop], segment_numbers=numbers, combine_segments=False
+    )  # (1, rows, cols, n_segments)
+    labels = np.zeros(px.shape[1:3], dtype=np.uint16)
+    for i, n in enumerate(numbers):
+        labels[px[0, :, :, i] > 0] = n
+    names = {int(n): str(lid) for n, lid in zip(les["seg_segment_number"], les["lesion_id"], strict=True) if pd.notna(n)}
+    return labels[None], names
+
+
 def _seg_labels(files: list[str], like: xr.DataArray) -> tuple[np.ndarray, dict[int, str]]:
     from oncoatlas.imaging import open_mask
 
@@ -317,7 +351,12 @@ def load_patches(
     images: list[np.ndarray] = []
     masks: list[np.ndarray] = []
     rows: list[dict[str, Any]] = []
-    groups = list(gt.groupby("series_uid", sort=True))
+    if dims == 2:
+        # a screening series holds one image per view; the ground truth names the view
+        gt = gt.assign(_group=gt["series_uid"].astype(str) + "|" + gt["view"].fillna("").astype(str))
+    else:
+        gt = gt.assign(_group=gt["series_uid"].astype(str))
+    groups = list(gt.groupby("_group", sort=True))
     if max_series is not None:
         groups = groups[:max_series]
     it: Any = groups
@@ -326,12 +365,19 @@ def load_patches(
 
         it = tqdm(groups, desc=f"patches {lesion_type}", unit="series")
     skipped = 0
-    for series_uid, les in it:
+    for _group, les in it:
         first = les.iloc[0]
+        series_uid = str(first.series_uid)
         try:
-            vol = _open(loc.files(str(series_uid), str(first.node), str(first.patient_id)))
+            files = loc.files(series_uid, str(first.node), str(first.patient_id))
+            if dims == 2:
+                files = _view_file(files, str(first.view))
+            vol = _open(files)
             seg_files = loc.files(str(first.seg_series_uid), str(first.node), str(first.patient_id), seg=True)
-            labels, names = _seg_labels(seg_files, vol)
+            if dims == 2:
+                labels, names = _seg_labels_2d(seg_files, files[0], les)
+            else:
+                labels, names = _seg_labels(seg_files, vol)
         except (OncoatlasError, OSError) as exc:
             logger.warning("skipping series %s: %s", series_uid, exc)
             skipped += 1
@@ -396,7 +442,7 @@ def load_patches(
                     images.append(img)
                     masks.append(np.zeros(img.shape, dtype=bool))
                     rows.append({
-                        "lesion_id": f"{first.patient_id}-normal{k + 1}", "patient_id": first.patient_id,
+                        "lesion_id": f"{first.patient_id}-normal{k + 1}" + (f"-{first.view}" if dims == 2 else ""), "patient_id": first.patient_id,
                         "series_uid": series_uid, "node": first.node, "dataset": first.dataset,
                         "kind": "normal", "label": 0, "spacing_mm": spacing, "diameter_mm": np.nan,
                     })
