@@ -14,8 +14,10 @@ Usage::
 Without ``--demo`` the tests' cached small demo (``data/test-cache``) is used if present,
 else a small demo is generated and indexed into a temporary folder. On a shared machine the
 load average is printed: the ratio is only meaningful when both runs see the same load.
-Measured 2026-11-30 on the shared 2-CPU box at load ~10: 80 cases, 1 worker 1.5 cases/s,
-2 workers 2.0-2.3 cases/s (1.3-1.5x), ~0.2 worker CPU s per case.
+Measured 2026-11-30 on the shared 2-CPU box (80 cases, ~0.17-0.2 worker CPU s per case):
+at load ~10, 1 worker 1.5 cases/s, 2 workers 2.0-2.3 cases/s (1.3-1.5x); at load ~7,
+4.1 vs 4.1 cases/s (1.0x: no free core). Idle cores would bound it near 1 / 0.17 s = ~6
+cases/s per worker.
 """
 
 from __future__ import annotations
