@@ -82,10 +82,16 @@ def test_missing_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "nope.nii.gz" in err
 
 
-def test_cohort_is_not_built_yet(capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = _main(capsys, "radiomics", "cohort", "m.json")
-    assert code == 2
-    assert "not built yet" in err
+def test_cohort_with_a_missing_manifest_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _main(
+        capsys, "radiomics", "cohort", str(tmp_path / "m.json"), "--catalog", str(tmp_path),
+        "--settings", "ibsi-config-c", "--out", str(tmp_path / "f.parquet"),
+    )
+    assert code == 1
+    assert "does not exist" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "f.parquet").exists()
 
 
 def test_label_image_gives_one_row_per_label(
