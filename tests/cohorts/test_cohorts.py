@@ -122,6 +122,7 @@ def test_attrition_is_monotone_and_ends_at_the_cohort(oslo: Catalog) -> None:
     assert att["patients_min"].iloc[-1] == c.total()[0]
     assert att["removed"].iloc[1:].sum() == att["patients_min"].iloc[0] - att["patients_min"].iloc[-1]
     assert att["label"].iloc[1] == "include: cancer_site"
+    assert att["label"].iloc[0] == "All patients with imaging"
 
 
 def test_demographics_and_figures(oslo: Catalog) -> None:

@@ -145,7 +145,7 @@ class Cohort:
         """
         df = self.source.attrition(self.spec.criteria).copy()
         df["label"] = [
-            "All patients with imaging" if f is None else f"{k}: {self.spec.label(str(f))}"
+            "All patients with imaging" if k == "all" else f"{k}: {self.spec.label(str(f))}"
             for k, f in zip(df["kind"], df["field"], strict=True)
         ]
         mins = df["patients_min"].tolist()
