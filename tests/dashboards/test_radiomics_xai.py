@@ -16,9 +16,12 @@ expect = pytest.importorskip("playwright.sync_api").expect
 SHOTS = Path(__file__).resolve().parents[2] / "data" / "screenshots"
 
 
-def test_lesions_of_the_central_node(demo_root: Path) -> None:
+def test_lesions_of_the_central_node(demo_root: Path, demo_federation: Path) -> None:
     lesions = find_lesions(federation=str(demo_root / "federation.yaml"))
     assert len(lesions) > 0
+    # a federation YAML elsewhere: the ground truth is found above its central catalog
+    assert find_lesions(federation=str(demo_federation))["lesion_id"].tolist() == lesions["lesion_id"].tolist()
+    assert set(lesions["lesion_type"]) <= {"lung_nodule", "breast_mass", "prostate_lesion"}
     assert set(lesions["node"]) == {"oslo"}  # federated nodes never send pixels
     assert lesions["mask"].map(lambda p: Path(p).is_file()).all()
     assert find_lesions().empty
@@ -59,10 +62,11 @@ def test_radiomics_page_in_chromium(served: str, tmp_path: Path) -> None:
         page = state.page
         page.goto(served + "/radiomics", wait_until="domcontentloaded", timeout=120_000)
         expect(page.get_by_text("Radiomics and XAI").first).to_be_visible(timeout=120_000)
-        page.locator(".bk-tab", has_text="Lesions").first.click()
-        expect(page.get_by_text("lung_nodule").first).to_be_visible(timeout=60_000)
+        expect(page.locator(".bk-tab", has_text="Lesions").first).to_be_visible(timeout=120_000)
         page.locator(".bk-tab", has_text="SHAP").first.click()
-        expect(page.get_by_text("not available yet").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("not available yet").first).to_be_visible(timeout=120_000)
+        page.locator(".bk-tab", has_text="Lesions").first.click()
+        expect(page.locator(".tabulator-cell", has_text="OSLO-").first).to_be_visible(timeout=120_000)
         page.screenshot(path=str(tmp_path / "radiomics.png"), full_page=True)
         SHOTS.mkdir(parents=True, exist_ok=True)
         (SHOTS / "radiomics.png").write_bytes((tmp_path / "radiomics.png").read_bytes())

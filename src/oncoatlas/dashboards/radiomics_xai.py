@@ -60,12 +60,13 @@ def _local_catalogs(catalog: str | None, federation: str | None) -> dict[str, st
     return {}
 
 
-def _ground_truth(catalog: str | None, federation: str | None) -> Path | None:
+def _ground_truth(catalog: str | None, federation: str | None, catalogs: list[str]) -> Path | None:
+    """The demo's ``ground_truth.csv``: next to the federation YAML or above a catalog."""
     starts: list[Path] = []
     if federation:
         starts.append(Path(federation).resolve().parent)
-    if catalog:
-        p = Path(catalog).resolve()
+    for cat in [c for c in (catalog, *catalogs) if c]:
+        p = Path(cat).resolve()
         starts.extend([p, *p.parents])
     for folder in starts:
         if (folder / "ground_truth.csv").is_file():
@@ -102,7 +103,7 @@ def find_lesions(catalog: str | None = None, federation: str | None = None) -> p
     if not frames:
         return pd.DataFrame(columns=[*_META, "catalog", "series_uid", "image", "mask", "roi"])
     segs = pd.concat(frames, ignore_index=True)
-    gt_path = _ground_truth(catalog, federation)
+    gt_path = _ground_truth(catalog, federation, list(cats.values()))
     if gt_path is not None:
         gt = pd.read_csv(gt_path, dtype={"seg_segment_number": "Int64"})
         out = gt.merge(segs[["seg_series_uid", "series_uid", "mask", "image", "catalog"]],

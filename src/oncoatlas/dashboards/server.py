@@ -27,7 +27,9 @@ def _offline_config() -> None:
 
     # Widget callbacks run on a thread pool (nthreads): a session waiting for a slow node or
     # a long computation never blocks the event loop that serves the other sessions.
-    pn.extension(design="bootstrap", notifications=True, nthreads=pn.config.nthreads or 4)
+    # Components that pages add after the first render (tables in tabs, tables that appear
+    # after a query) need their JavaScript loaded up front: "tabulator".
+    pn.extension("tabulator", design="bootstrap", notifications=True, nthreads=pn.config.nthreads or 4)
 
 
 def _page_factory(page: Page, source: dict[str, str | None]) -> Callable[[], Any]:
