@@ -277,6 +277,49 @@ def read_seg(path: str | os.PathLike[str], roi: RoiSelector = None) -> xr.DataAr
     return make_volume(arr.astype(dtype), aff, name="mask", attrs=attrs)
 
 
+def _seg_on_projection(path: str, like: xr.DataArray, roi: RoiSelector) -> xr.DataArray:
+    """A SEG of a projection image (mammogram) on that image's grid, matched by SOP Instance UID.
+
+    Projection images have no patient-space geometry to resample by: the SEG's frames are
+    taken for the source image they reference (highdicom ``get_pixels_by_source_instance``).
+    """
+    import highdicom as hd
+
+    sop = str(pydicom.dcmread(str(like.attrs["source"]), stop_before_pixels=True,
+                              specific_tags=["SOPInstanceUID"]).SOPInstanceUID)
+    try:
+        seg = hd.seg.segread(path)
+    except Exception as exc:
+        raise DicomReadError(f"{path}: not a readable DICOM SEG ({exc})") from exc
+    referenced = [uids[2] for uids in seg.get_source_image_uids()]
+    if sop not in referenced:
+        raise SeriesGeometryError(
+            f"{path}: the SEG segments image(s) {', '.join(referenced)}, not the image in `like` "
+            f"({sop}); open the view the segmentation refers to"
+        )
+    available = [
+        (int(x.SegmentNumber), str(x.get("SegmentLabel", f"segment {x.SegmentNumber}")))
+        for x in seg.SegmentSequence
+    ]
+    chosen = _select(available, roi, path)
+    pixels = np.asarray(seg.get_pixels_by_source_instance(
+        source_sop_instance_uids=[sop], segment_numbers=[n for n, _ in chosen],
+        combine_segments=True, relabel=True, skip_overlap_checks=True,
+    ))
+    if pixels.ndim == 4:
+        pixels = pixels[..., 0]
+    if pixels.shape != like.shape:
+        raise SeriesGeometryError(
+            f"{path}: SEG frame shape {pixels.shape} differs from the image's {like.shape}; "
+            "the segmentation does not match this image"
+        )
+    attrs = _mask_attrs(like, chosen, "SEG", path)
+    attrs["series_uid"] = str(seg.SeriesInstanceUID)
+    res = make_volume(pixels.astype(_label_dtype(len(chosen))), np.asarray(like.attrs["affine"]),
+                      name="mask", attrs=attrs)
+    return res.assign_coords({d: like[d].values for d in like.dims if d in like.coords})
+
+
 # ----------------------------------------------------------------------------- entry point
 
 
@@ -367,6 +410,8 @@ def open_mask(
             )
         return rasterise_rtstruct(s, like, roi)
     if modality == "SEG":
+        if like is not None and like.sizes.get("z") == 1 and Path(str(like.attrs.get("source", ""))).is_file():
+            return _seg_on_projection(s, like, roi)
         m = read_seg(s, roi)
         if like is None:
             return m
