@@ -68,13 +68,13 @@ def test_cohort_explorer_in_chromium(served: str, tmp_path: Path) -> None:
         before = total.inner_text()
         page.screenshot(path=str(tmp_path / "cohorts-before.png"), full_page=True)
         page.get_by_role("button", name="C34", exact=True).click()
-        expect(total).not_to_have_text(before, timeout=120_000)
+        expect(total).to_have_text(re.compile(rf"^(?!{re.escape(before)}$)\d+"), timeout=120_000)
         after = total.inner_text()
         assert re.fullmatch(r"\d+(–(\d+|\?))?", after), after
         assert after != before
         # a narrow filter: the nodes suppress small counts and the page shows them as given
         page.get_by_role("button", name="IV", exact=True).first.click()
-        expect(total).not_to_have_text(after, timeout=120_000)
+        expect(total).to_have_text(re.compile(rf"^(?!{re.escape(after)}$)\d+"), timeout=120_000)
         expect(page.locator("table.oa-counts td", has_text="<10").first).to_be_visible(timeout=60_000)
         page.screenshot(path=str(tmp_path / "cohorts-after.png"), full_page=True)
         SHOTS.mkdir(parents=True, exist_ok=True)
