@@ -81,3 +81,38 @@ def test_cohort_explorer_in_chromium(served: str, tmp_path: Path) -> None:
         for name in ("cohorts-before.png", "cohorts-after.png"):
             (SHOTS / name).write_bytes((tmp_path / name).read_bytes())
         assert state.blocked == [], f"requests left 127.0.0.1: {state.blocked}"
+
+
+def _bounds(total: str) -> tuple[int, ...]:
+    """``"50"`` -> (50, 50); ``"50–86"`` -> (50, 86) (the page's total where counts are suppressed)."""
+    parts = [int(v) for v in total.split("–")]
+    return (parts[0], parts[-1])
+
+
+def test_explorer_include_idc_toggle(demo_federation: Path) -> None:
+    pytest.importorskip("idc_index_data")
+    page = CohortExplorer(federation=str(demo_federation))
+    assert page.builder is not None and page.idc_toggle
+    b = page.builder
+    b.show_attrition = False  # one search per change keeps this test short
+    b.cancer_site = ["C34"]
+    b.modality = ["CT"]
+    before = _bounds(b.total)
+    assert "idc" not in set(b.counts["node"])
+    page.include_idc = True  # the page asks the federation plus an in-process IDC node
+    idc = b.counts[b.counts["node"] == "idc"]
+    assert len(idc) > 100 and set(idc["granularity"]) == {"public"}
+    assert all(isinstance(v, int) for v in idc["patients"].tolist())  # exact, never "<k"
+    assert int(idc["patients"].sum()) > 0
+    n_idc = int(idc["patients"].sum())
+    assert _bounds(b.total) == tuple(v + n_idc for v in before)  # IDC adds exactly its count
+    table = b.counts_table()
+    assert set(table.loc[table["node"] == "idc", "access"]) == {"public · exact"}
+    assert "idc" in b.node_notes() and "no suppression" in b.node_notes()["idc"]
+    html_text = b._counts_view().object
+    assert "public · exact" in html_text and "oa-notes" in html_text
+    assert page.records is not None and set(page.records["node"]) <= {"oslo"}  # records: own nodes
+    assert "NCI IDC" in page.records_note
+    assert pn.panel(page).get_root() is not None
+    page.include_idc = False
+    assert "idc" not in set(b.counts["node"]) and _bounds(b.total) == before

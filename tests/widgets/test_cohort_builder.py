@@ -102,3 +102,21 @@ def test_federation_counts_as_answered_and_failed_nodes(demo_federation: Path, t
     view = cb2._counts_view().object
     assert "oa-failure" in view and config["nodes"][2]["name"] in view
     assert "did not answer" in cb2.status
+
+
+def test_public_idc_rows_are_marked_with_notes() -> None:
+    pytest.importorskip("idc_index_data")
+    from oncoatlas.federation import Federation
+    from oncoatlas.federation.client import NodeConfig
+
+    fed = Federation([NodeConfig("idc", kind="idc", role="public")])
+    cb = CohortBuilder(fed, show_attrition=False, modality=["MG"], stage=["I"])
+    table = cb.counts_table()
+    assert set(table["access"]) == {"public · exact"}
+    assert int(cb.total) == 0  # IDC has no stage: an inclusion on it matches nobody ...
+    assert "no stage" in cb.node_notes()["idc"]  # ... and the answer says so
+    cb.stage = []
+    assert int(cb.total) > 0
+    shown = cb._counts_view().object
+    assert "public · exact" in shown and "datasets with no matching patient not listed" in shown
+    assert shown.count("<tr>") - 1 < len(table)  # collections without a match are only counted

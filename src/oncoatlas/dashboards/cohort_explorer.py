@@ -16,6 +16,7 @@ shows a progress bar while the nodes are asked and while records load.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import logging
 import os
@@ -43,6 +44,34 @@ def _either(a: bool, b: bool) -> bool:
     return bool(a or b)
 
 
+def idc_available() -> bool:
+    """True when ``idc-index-data`` (NCI Imaging Data Commons metadata) is installed."""
+    try:
+        return importlib.util.find_spec("idc_index_data") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def with_idc(source: Any) -> Any:
+    """The federation of ``source`` plus an in-process NCI IDC node (``kind: idc``).
+
+    ``source`` is a :class:`~oncoatlas.cohorts.source.FederationSource`; the new source asks
+    the same nodes, the same way, and IDC as a public node (see ``docs/idc.md``). A
+    federation that already lists an IDC node is returned unchanged.
+    """
+    from oncoatlas.cohorts import as_source
+    from oncoatlas.federation import Federation
+    from oncoatlas.federation.client import NodeConfig
+
+    fed = source.federation
+    if any(n.kind == "idc" for n in fed.nodes):
+        return source
+    name = "idc" if all(n.name != "idc" for n in fed.nodes) else "nci-idc"
+    nodes = [*fed.nodes, NodeConfig(name, kind="idc", role="public")]
+    return as_source(Federation(nodes, name=fed.name, timeout_s=fed.timeout_s,
+                                retries=fed.retries, mode=fed.mode))
+
+
 class CohortExplorer(pn.viewable.Viewer):
     """The Cohort Explorer page.
 
@@ -61,11 +90,16 @@ class CohortExplorer(pn.viewable.Viewer):
     records = param.DataFrame(default=None, allow_None=True, doc="Series rows from the nodes that allow records.")
     records_note = param.String(default="", doc="Which nodes gave no records, and why.")
     loading_records = param.Boolean(default=False, doc="True while records are fetched.")
+    include_idc = param.Boolean(default=False, doc="Also ask NCI Imaging Data Commons (a public node).")
 
     def __init__(self, catalog: str | None = None, federation: str | None = None, **params: Any) -> None:
         super().__init__(catalog=catalog, federation=federation, **params)
         self.error = ""
         self.builder: CohortBuilder | None = None
+        self._base_source: Any = None
+        self._idc_source: Any = None
+        #: the IDC toggle is offered over a federation when idc-index-data is installed
+        self.idc_toggle = bool(self.federation) and idc_available()
         source = self.federation or self.catalog
         if source is None:
             self.error = ("No data source: start with `oncoatlas serve --federation FED.yaml` "
@@ -77,22 +111,46 @@ class CohortExplorer(pn.viewable.Viewer):
             logger.warning("cohort explorer cannot open %s: %s", source, exc)
             self.error = f"Cannot open {source}: {exc}"
             return
+        self._base_source = self.builder.source
         self.builder.param.watch(self._load_records, "revision")
         self._load_records()
+
+    # -- NCI IDC -------------------------------------------------------------------------
+    @param.depends("include_idc", watch=True)
+    def _idc_toggled(self) -> None:
+        if self.builder is None:
+            return
+        if self.include_idc and not self.idc_toggle:
+            self.builder.status = "NCI IDC unavailable: needs a federation and `pip install idc-index-data`"
+            self.include_idc = False
+            return
+        if self.include_idc:
+            if self._idc_source is None:
+                self._idc_source = with_idc(self._base_source)
+            self.builder.source = self._idc_source
+        else:
+            self.builder.source = self._base_source
+        self.builder.update()
 
     # -- records -----------------------------------------------------------------------
     def _load_records(self, *_: Any) -> None:
         assert self.builder is not None
         self.loading_records = True
         try:
-            rec = self.builder.cohort.records
+            from oncoatlas.cohorts import Cohort
+
+            # records from the federation's own nodes: IDC's public series lists can be
+            # hundreds of thousands of rows (use Catalog.from_idc().records(spec) for them)
+            rec = Cohort(self.builder.spec, self._base_source).records
             notes = [f"{f.get('node')}: {f.get('kind', '')} {f.get('reason', '')}".strip()
                      for f in rec.attrs.get("failures", [])]
             notes += [f"{w.get('node')}/{w.get('dataset')}: withheld" for w in rec.attrs.get("withheld", [])]
-            self.param.update(
-                records=rec,
-                records_note=("No records from " + "; ".join(notes) + " (counts only)") if notes else "",
-            )
+            note = ("No records from " + "; ".join(notes) + " (counts only)") if notes else ""
+            if self.include_idc:
+                note = (note + " " if note else "") + (
+                    "NCI IDC: counts only on this page (its series are public: "
+                    "`Catalog.from_idc().records(spec)` lists them with viewer links).")
+            self.param.update(records=rec, records_note=note)
         except Exception as exc:
             logger.warning("records failed: %s", exc)
             self.param.update(records=pd.DataFrame(), records_note=f"No records: {exc}")
@@ -137,7 +195,7 @@ class CohortExplorer(pn.viewable.Viewer):
                                     "with counts only.* " + self.records_note)
         from oncoatlas.cohorts import Cohort
 
-        c = Cohort(self.builder.spec, self.builder.source)
+        c = Cohort(self.builder.spec, self._base_source)
         c.__dict__["records"] = self.records  # the records just fetched (Cohort caches them here)
         try:
             import holoviews.plotting.bokeh  # noqa: F401 - Bokeh backend for the hvplot figures
@@ -192,8 +250,17 @@ class CohortExplorer(pn.viewable.Viewer):
             ("Spec and access request", export),
             dynamic=False, sizing_mode="stretch_width",
         )
+        filters = b.filters_panel()
+        if self.idc_toggle:
+            filters = pn.Column(
+                w.Checkbox.from_param(self.param.include_idc, name="Include NCI IDC (public)"),
+                pn.pane.Markdown("NCI Imaging Data Commons as a public node: exact counts per "
+                                 "collection, no suppression.", width=330,
+                                 styles={"font-size": "smaller"}),
+                filters,
+            )
         return pn.Column(header, progress,
-                         pn.Row(b.filters_panel(), results, sizing_mode="stretch_width"),
+                         pn.Row(filters, results, sizing_mode="stretch_width"),
                          sizing_mode="stretch_width")
 
 

@@ -83,6 +83,14 @@ def _local_values(source: Any, column: str) -> list[str]:
     return sorted(out)
 
 
+def _access(row: dict[str, Any]) -> str:
+    """How a counts row was answered: ``public · exact``, ``count · suppressed``, …"""
+    granularity = str(row.get("granularity") or "count")
+    suppressed = any(isinstance(row.get(k), str) and str(row.get(k)).startswith("<")
+                     for k in ("patients", "studies", "series"))
+    return f"{granularity} · {'suppressed' if suppressed else 'exact'}"
+
+
 class CohortBuilder(pn.viewable.Viewer):
     """Filters with live per-node counts, the attrition, a spec to save and a manifest.
 
@@ -293,16 +301,34 @@ class CohortBuilder(pn.viewable.Viewer):
 
     # -- presentation --------------------------------------------------------------------
     def counts_table(self) -> pd.DataFrame:
-        """Counts per node and dataset as shown (suppressed cells as the nodes returned them)."""
+        """Counts per node and dataset as shown (suppressed cells as the nodes returned them).
+
+        The ``access`` column says how each row was answered: ``public · exact`` for a
+        public node (NCI IDC: no suppression), ``<granularity> · exact`` for an exact count
+        and ``<granularity> · suppressed`` where a node answered ``"<k"``.
+        """
         if self.counts is None:
-            return pd.DataFrame(columns=["node", "dataset", "patients", "studies", "series"])
+            return pd.DataFrame(columns=["node", "dataset", "patients", "studies", "series", "access"])
         cols = [c for c in ("node", "dataset", "patients", "studies", "series", "granularity")
                 if c in self.counts.columns]
-        return self.counts[cols].astype(str)
+        table = self.counts[cols].astype(str)
+        table["access"] = [_access(row) for row in self.counts.to_dict("records")]
+        return table
+
+    def node_notes(self) -> dict[str, str]:
+        """What the nodes said about their answers (e.g. IDC: public data, fields it lacks)."""
+        if self.counts is None:
+            return {}
+        return {str(k): str(v) for k, v in dict(self.counts.attrs.get("notes") or {}).items() if v}
 
     @param.depends("counts", "failures", "total")
     def _counts_view(self) -> pn.viewable.Viewable:
         table = self.counts_table()
+        # a public node lists every collection: its rows without a match are only counted
+        public = table.get("granularity", pd.Series("", index=table.index)) == "public"
+        empty_public = public & (table["patients"] == "0")
+        hidden = table[empty_public].groupby("node").size().to_dict() if len(table) else {}
+        table = table[~empty_public]
         rows = "".join(
             "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>"
             for r in table.itertuples(index=False)
@@ -313,12 +339,21 @@ class CohortBuilder(pn.viewable.Viewer):
             f"({html.escape(str(f.get('kind', '')))}): {html.escape(str(f.get('reason', '')))}</li>"
             for f in self.failures
         )
+        notes = "".join(
+            f"<li class='oa-note'><b>{html.escape(n)}</b>: {html.escape(t)}</li>"
+            for n, t in sorted(self.node_notes().items())
+        ) + "".join(
+            f"<li class='oa-note'><b>{html.escape(str(n))}</b>: {k} datasets with no matching "
+            "patient not listed</li>" for n, k in sorted(hidden.items())
+        )
         body = (
             f"<div class='oa-total'>Patients: <b id='oa-total'>{html.escape(self.total)}</b></div>"
             f"<table class='oa-counts'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
             + (f"<ul class='oa-failures'>{fails}</ul>" if fails else "")
+            + (f"<ul class='oa-notes'>{notes}</ul>" if notes else "")
             + "<p style='font-size:smaller'>Counts are as the nodes answered: \"&lt;k\" is a "
-            "small count a node suppressed.</p>"
+            "small count a node suppressed; <i>public</i> rows (NCI IDC) are exact counts of "
+            "public data.</p>"
         )
         return pn.pane.HTML(body, sizing_mode="stretch_width",
                             stylesheets=[":host table{border-collapse:collapse} :host td,:host th"
