@@ -7,18 +7,22 @@ What it shows (built on what the library provides today):
   the central nodes' catalogs of ``--federation``); without a ground-truth table, every
   segmentation of those catalogs.
 - **Feature table**: IBSI features of the chosen lesions by
-  :func:`oncoatlas.radiomics.extract` with the settings the nodes' compute-to-data jobs use
+  :func:`oncoatlas.radiomics.extract_cohort` (on an in-process Dask client, one series at a
+  time for the progress bar) with the settings the nodes' compute-to-data jobs use
   (:data:`oncoatlas.federation.jobs.DEFAULT_SETTINGS`: morphology, first-order statistics,
-  GLCM), computed on demand in Panel's thread pool with a progress bar.
+  GLCM), labelled by :func:`oncoatlas.radiomics.join_ground_truth`; computed on demand in
+  Panel's thread pool.
 - **Distributions**: one feature per node and lesion class (box plots).
 - **Per case**: the lesion's image with its segmentation in
   :class:`oncoatlas.widgets.SliceViewer`, and its feature values.
-- **SHAP and saliency**: shown when :mod:`oncoatlas.xai` provides them; until then a note
-  says what is missing.
+- **Model and SHAP**: on request, :func:`oncoatlas.radiomics.fit_model` (malignancy,
+  cross-validated by patient, stratified by node) and :func:`oncoatlas.radiomics.explain`:
+  AUC with its bootstrap CI, the SHAP ranking, bar/beeswarm figures and the selected
+  lesion's waterfall (matplotlib, rendered on the server).
+- **Saliency**: see :func:`xai_status` and the per-case note.
 
-Presentation only: features, volumes and masks come from :mod:`oncoatlas.radiomics` and
-:mod:`oncoatlas.imaging`. The loop over lesions is a stand-in for the radiomics cohort
-extraction (``oncoatlas radiomics cohort``) being written in the library.
+Presentation only: features, models, volumes and masks come from :mod:`oncoatlas.radiomics`,
+:mod:`oncoatlas.imaging` and :mod:`oncoatlas.xai`.
 """
 
 from __future__ import annotations
@@ -122,16 +126,21 @@ def find_lesions(catalog: str | None = None, federation: str | None = None) -> p
 def xai_status() -> dict[str, str | None]:
     """What :mod:`oncoatlas.xai` offers this page: ``{"shap": ..., "saliency": ...}``.
 
-    A value is ``None`` when available, else the reason it is not (shown on the page).
+    A value is ``None`` when available, else the reason it is not (shown on the page). SHAP
+    of radiomics models comes from :func:`oncoatlas.radiomics.explain`; saliency maps from
+    :func:`oncoatlas.xai.saliency_maps`.
     """
+    try:
+        importlib.import_module("oncoatlas.radiomics.explain")
+        shap: str | None = None
+    except Exception as exc:
+        shap = f"oncoatlas.radiomics.explain is not importable ({type(exc).__name__}: {exc})"
     try:
         xai = importlib.import_module("oncoatlas.xai")
     except Exception as exc:
         reason = f"oncoatlas.xai is not importable yet ({type(exc).__name__}: {exc})"
-        return {"shap": reason, "saliency": reason}
+        return {"shap": shap, "saliency": reason}
     names = set(getattr(xai, "__all__", []))
-    shap = None if any("shap" in n.lower() for n in names) else \
-        "oncoatlas.xai exports no SHAP explanation of radiomics models yet"
     sal = None if any("saliency" in n.lower() for n in names) else \
         "oncoatlas.xai exports no saliency maps yet"
     return {"shap": shap, "saliency": sal}
@@ -156,6 +165,13 @@ class RadiomicsExplorer(pn.viewable.Viewer):
     progress = param.Integer(default=0, doc="Lesions done in the running extraction.")
     running = param.Boolean(default=False, doc="True while features are extracted.")
     status = param.String(default="", doc="What the page is doing, or why not.")
+    extract = param.Event(doc="Extract the features of the chosen lesions (the button).")
+    train = param.Event(doc="Fit and explain a radiomics model on the extracted features (the button).")
+    training = param.Boolean(default=False, doc="True while a model is fitted and explained.")
+    model_status = param.String(default="", doc="What the model section is doing, or why not.")
+    model = param.Parameter(default=None, doc="The fitted oncoatlas.radiomics.RadiomicsModel, or None.")
+    explanation = param.Parameter(default=None, doc="Its oncoatlas.radiomics.Explanation (SHAP), or None.")
+    shap_plot: param.Selector = param.Selector(default="bar", objects=["bar", "beeswarm"], doc="Global SHAP figure.")
 
     def __init__(self, catalog: str | None = None, federation: str | None = None, **params: Any) -> None:
         super().__init__(catalog=catalog, federation=federation, **params)
@@ -183,47 +199,147 @@ class RadiomicsExplorer(pn.viewable.Viewer):
         return sel.head(self.n_lesions)
 
     def extract_features(self) -> pd.DataFrame:
-        """Extract IBSI features of :meth:`chosen` lesions (one failed lesion is recorded, not fatal)."""
+        """IBSI features of the :meth:`chosen` lesions, by :func:`oncoatlas.radiomics.extract_cohort`.
+
+        Runs on an in-process Dask client (one worker thread: a page must not start worker
+        processes), one image series at a time so that the progress bar moves; failed ROIs
+        are listed in ``features.attrs["failures"]``, not fatal. The demo's ground truth is
+        added by :func:`oncoatlas.radiomics.join_ground_truth`.
+        """
+        from distributed import Client
+
         from oncoatlas.federation.jobs import DEFAULT_SETTINGS
-        from oncoatlas.radiomics import extract
+        from oncoatlas.radiomics import extract_cohort, feature_columns, join_ground_truth
 
         if not self._lock.acquire(blocking=False):
             self.status = "An extraction is already running."
             return self.features if self.features is not None else pd.DataFrame()
-        rows = []
         chosen = self.chosen()
+        series = list(dict.fromkeys(chosen["series_uid"].astype(str)))
+        catalogs = list(dict.fromkeys(chosen["catalog"].astype(str)))
         self.param.update(running=True, progress=0, status=f"Extracting {len(chosen)} lesions…")
         try:
-            for i, r in enumerate(chosen.itertuples(index=False), start=1):
-                row: dict[str, Any] = {k: getattr(r, k) for k in _META}
-                try:
-                    roi = None if pd.isna(r.roi) else int(r.roi)
-                    row.update(extract(str(r.image), str(r.mask), settings=dict(DEFAULT_SETTINGS), roi=roi))
-                    row["error"] = ""
-                except Exception as exc:
-                    logger.warning("features of %s failed: %s", r.lesion_id, exc)
-                    row["error"] = str(exc)
-                rows.append(row)
-                self.progress = i
-            feats = pd.DataFrame(rows)
-            names = [c for c in feats.columns if c not in (*_META, "error")]
+            parts: list[pd.DataFrame] = []
+            failures: list[dict[str, Any]] = []
+            with Client(processes=False, n_workers=1, threads_per_worker=1,
+                        dashboard_address=":0") as client:
+                for uid in series:
+                    part = extract_cohort([uid], catalogs, dict(DEFAULT_SETTINGS), client=client,
+                                          progress=False)
+                    failures.extend(part.attrs.get("failures", []))
+                    parts.append(part)
+                    done = chosen["series_uid"].astype(str).isin(series[: len(parts)]).sum()
+                    self.progress = int(done)
+            feats = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+            gt = _ground_truth(self.catalog, self.federation, catalogs)
+            if gt is not None and not feats.empty:
+                feats = join_ground_truth(feats, gt)
+                feats = feats[feats["lesion_id"].isin(chosen["lesion_id"])].reset_index(drop=True)
+            elif not feats.empty:
+                feats.insert(0, "lesion_id", feats["seg_series_uid"].astype(str) + ":"
+                             + feats["segment_number"].astype(str))
+                feats["lesion_type"] = feats["modality"]
+                feats["malignant"] = pd.NA
+                feats["diameter_mm"] = float("nan")
+            names = feature_columns(feats) if not feats.empty else []
+            if not feats.empty:
+                feats = feats[[*_META, *[c for c in feats.columns if c not in (*_META, *names)], *names]]
+            feats.attrs["failures"] = failures
             self.param.feature.objects = names
-            self.param.case.objects = list(feats["lesion_id"].astype(str))
+            self.param.case.objects = list(feats["lesion_id"].astype(str)) if not feats.empty else []
             self.param.update(
                 features=feats,
                 feature=self.feature if self.feature in names else ("morph_volume" if "morph_volume" in names
                                                                      else (names[0] if names else None)),
                 case=str(feats["lesion_id"].iloc[0]) if len(feats) else None,
-                status=f"{len(feats)} lesions, {len(names)} IBSI features "
-                       f"({int((feats['error'] != '').sum())} failed).",
+                model=None, explanation=None,
+                status=f"{len(feats)} lesions, {len(names)} IBSI features ({len(failures)} failed).",
             )
             return feats
         finally:
             self.running = False
             self._lock.release()
 
-    def _extract_clicked(self, event: Any) -> None:
+    @param.depends("extract", watch=True)
+    def _extract_clicked(self) -> None:
         self.extract_features()
+
+    # -- model and SHAP ------------------------------------------------------------------
+    def train_model(self) -> Any:
+        """Fit :func:`oncoatlas.radiomics.fit_model` on the features and explain it with SHAP.
+
+        Cross-validated by patient and stratified by node (the library's defaults); the AUC
+        with its bootstrap CI and the SHAP ranking (Lundberg & Lee, NeurIPS 2017) are shown.
+        Returns the model, or None (the reason is in ``model_status``).
+        """
+        from oncoatlas.radiomics import explain, fit_model
+
+        if self.features is None or self.features.empty:
+            self.model_status = "Extract features first."
+            return None
+        if self.training:
+            self.model_status = "A model is already being trained."
+            return None
+        feats = self.features.dropna(subset=["malignant"]).reset_index(drop=True)
+        self.param.update(training=True, model_status=f"Training on {len(feats)} lesions…")
+        try:
+            model = fit_model(feats, label="malignant", groups="patient_id", strata="node")
+            ex = explain(model, feats)
+            ex.ids = feats[["lesion_id"]].astype(str).reset_index(drop=True)
+            self.param.update(
+                model=model, explanation=ex,
+                model_status=f"{model.kind.value} model on {len(feats)} lesions, "
+                             f"{len(model.features)} features.")
+            return model
+        except Exception as exc:
+            logger.warning("model not trained: %s", exc)
+            self.param.update(model=None, explanation=None, model_status=f"Cannot train a model: {exc}")
+            return None
+        finally:
+            self.training = False
+
+    @param.depends("train", watch=True)
+    def _train_clicked(self) -> None:
+        self.train_model()
+
+    @param.depends("model")
+    def _auc(self) -> pn.viewable.Viewable:
+        m = self.model
+        if m is None:
+            return pn.pane.Markdown("*Press **Train model** after extracting features "
+                                    "(patient-grouped, node-stratified cross-validation).*")
+        lo, hi = m.auc_ci
+        return pn.pane.Markdown(
+            f"**Cross-validated AUC {m.auc:.3f}** (95% CI {lo:.3f}–{hi:.3f}, bootstrap by patient; "
+            f"{m.params.get('n_splits')} folds)")
+
+    @param.depends("explanation")
+    def _ranking(self) -> pn.viewable.Viewable:
+        ex = self.explanation
+        if ex is None:
+            return pn.pane.Markdown("*The SHAP ranking appears after training.*")
+        return pn.widgets.Tabulator(ex.ranking.round(4), pagination="remote", page_size=10,
+                                    disabled=True, show_index=False, sizing_mode="stretch_width")
+
+    @param.depends("explanation", "shap_plot")
+    def _global_plot(self) -> pn.viewable.Viewable:
+        ex = self.explanation
+        if ex is None:
+            return pn.pane.Markdown("")
+        fig = ex.beeswarm() if self.shap_plot == "beeswarm" else ex.bar()
+        return pn.pane.Matplotlib(fig, tight=True, dpi=90, sizing_mode="stretch_width")
+
+    @param.depends("explanation", "case")
+    def _waterfall(self) -> pn.viewable.Viewable:
+        ex = self.explanation
+        if ex is None or self.case is None:
+            return pn.pane.Markdown("")
+        rows = ex.ids.index[ex.ids["lesion_id"] == self.case].tolist()
+        if not rows:
+            return pn.pane.Markdown(f"*{self.case} has no ground-truth label; it was not explained.*")
+        return pn.Column(pn.pane.Markdown(f"**Why {self.case}** (SHAP waterfall)"),
+                         pn.pane.Matplotlib(ex.waterfall(rows[0]), tight=True, dpi=90,
+                                            sizing_mode="stretch_width"))
 
     # -- views -------------------------------------------------------------------------
     @param.depends("features")
@@ -254,7 +370,8 @@ class RadiomicsExplorer(pn.viewable.Viewer):
             return pn.pane.Markdown("*Pick a lesion after extraction.*")
         r = self.lesions[self.lesions["lesion_id"].astype(str) == self.case].iloc[0]
         feats = self.features[self.features["lesion_id"].astype(str) == self.case].iloc[0]
-        values = feats.drop(labels=[c for c in (*_META, "error") if c in feats.index])
+        names = list(self.param.feature.objects or [])
+        values = feats[[c for c in names if c in feats.index]]
         table = pd.DataFrame({"feature": values.index, "value": values.to_numpy()})
         try:
             from oncoatlas.imaging import open_mask, open_volume
@@ -267,8 +384,12 @@ class RadiomicsExplorer(pn.viewable.Viewer):
             viewer = pn.pane.Alert(f"Cannot show {self.case}: {exc}", alert_type="warning")
         sal = self.xai["saliency"]
         note = pn.pane.Alert(f"Saliency overlay not available yet: {sal}.", alert_type="info") if sal else \
-            pn.pane.Markdown("Saliency maps are provided by `oncoatlas.xai`; the overlay integration "
-                             "is pending.")
+            pn.pane.Alert(
+                "Saliency overlay on this page not available yet. Grad-CAM maps and their quality "
+                "(pointing game, energy in lesion, deletion/insertion AUC, randomisation check) are "
+                "computed by `oncoatlas xai evaluate --catalog DEMO --out DEMO/xai` (trains the small "
+                "demo model if `--model` is not given) and `oncoatlas xai saliency --model MODEL "
+                "--catalog DEMO --lesion-id ID --out DIR`.", alert_type="info")
         return pn.Column(
             pn.pane.Markdown(f"**{self.case}** · {r['lesion_type']} · {r['node']} · diameter "
                              f"{r['diameter_mm']} mm · malignant: {r['malignant']}"),
@@ -277,13 +398,19 @@ class RadiomicsExplorer(pn.viewable.Viewer):
         )
 
     def _shap(self) -> pn.viewable.Viewable:
-        reason = self.xai["shap"]
-        if reason:
-            return pn.pane.Alert(
-                f"SHAP explanations not available yet: {reason}. The feature table above is what a "
-                "radiomics model would be trained on.", alert_type="info")
-        return pn.pane.Markdown("SHAP explanations are provided by `oncoatlas.xai`; the plot "
-                                "integration is pending.")
+        button = pn.widgets.Button.from_param(self.param.train, name="Train model", color="primary")
+        busy = pn.indicators.LoadingSpinner(value=self.param.training, visible=self.param.training,
+                                            width=30, height=30)
+        return pn.Column(
+            pn.Row(button, busy, pn.pane.Markdown(self.param.model_status)),
+            self._auc,
+            pn.Row(pn.Column(pn.pane.Markdown("**SHAP ranking** (mean |SHAP|)"), self._ranking),
+                   pn.Column(pn.widgets.RadioButtonGroup.from_param(self.param.shap_plot),
+                             self._global_plot)),
+            pn.widgets.Select.from_param(self.param.case, name="Lesion"),
+            self._waterfall,
+            sizing_mode="stretch_width",
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         header = pn.pane.Markdown(
@@ -293,8 +420,7 @@ class RadiomicsExplorer(pn.viewable.Viewer):
         if self.lesions.empty:
             return pn.Column(header, pn.pane.Alert(self.status, alert_type="warning"))
         w = pn.widgets
-        button = w.Button(label="Extract features", color="primary")
-        button.on_click(self._extract_clicked)
+        button = w.Button.from_param(self.param.extract, name="Extract features", color="primary")
         bar = pn.indicators.Progress(
             value=self.param.progress, max=self.param.n_lesions, visible=self.param.running,
             width=300, bar_color="info")
@@ -311,7 +437,7 @@ class RadiomicsExplorer(pn.viewable.Viewer):
                 ("Distributions", pn.Column(w.Select.from_param(self.param.feature, name="Feature"),
                                             self._distribution)),
                 ("Per case", pn.Column(w.Select.from_param(self.param.case, name="Lesion"), self._case)),
-                ("SHAP", self._shap()),
+                ("Model and SHAP", self._shap()),
                 ("Lesions", lesions),
                 dynamic=True, sizing_mode="stretch_width",
             ),
