@@ -89,6 +89,33 @@ def test_train_without_features_says_why(demo_root: Path) -> None:
     assert page.model is None and page.model_status.startswith("Cannot train a model:")
 
 
+@pytest.mark.torch
+def test_saliency_on_request(extracted: RadiomicsExplorer, demo_root: Path) -> None:
+    page = extracted
+    assert page.demo_root() == demo_root.resolve()
+    assert page.cnn is None  # never trained at page load
+    note = page._saliency()
+    assert "Train demo CNN" in note[0].object
+    assert "oncoatlas xai evaluate" in note[1].object  # no report.json in the demo yet
+    page.cnn_epochs = 1
+    page.param.trigger("train_cnn")  # what the "Train demo CNN" button does
+    assert page.cnn is not None, page.cnn_status
+    assert "Demo CNN trained" in page.cnn_status
+    case = next(c for c in page.features["lesion_id"] if bool(page.features.set_index("lesion_id").loc[c, "malignant"]))
+    page.case = case
+    patch, mask, sal = page.saliency_of(case)
+    assert sal.shape == patch.shape == mask.shape and sal.dims == patch.dims
+    assert (sal.coords["z"].values == patch.coords["z"].values).all()
+    assert mask.values.any() and float(sal.max()) > 0
+    view = page._saliency()
+    assert case in view[0][0].object
+    assert pn.panel(view).get_root() is not None
+    # cached per server process: a second page reuses the trained model
+    other = RadiomicsExplorer(catalog=str(demo_root / "nodes" / "oslo" / "catalog"), cnn_epochs=1)
+    other.param.trigger("train_cnn")
+    assert other.cnn is page.cnn
+
+
 @pytest.fixture(scope="module")
 def served(demo_federation: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
@@ -108,6 +135,9 @@ def test_radiomics_page_in_chromium(served: str, tmp_path: Path) -> None:
         expect(page.locator(".bk-tab", has_text="Lesions").first).to_be_visible(timeout=120_000)
         page.locator(".bk-tab", has_text="Model and SHAP").first.click()
         expect(page.get_by_role("button", name="Train model")).to_be_visible(timeout=120_000)
+        page.locator(".bk-tab", has_text="Saliency").first.click()
+        expect(page.get_by_role("button", name="Train demo CNN")).to_be_visible(timeout=120_000)
+        expect(page.get_by_text("oncoatlas xai evaluate").first).to_be_visible(timeout=120_000)
         page.locator(".bk-tab", has_text="Lesions").first.click()
         expect(page.locator(".tabulator-cell", has_text="OSLO-").first).to_be_visible(timeout=120_000)
         page.screenshot(path=str(tmp_path / "radiomics.png"), full_page=True)

@@ -19,7 +19,11 @@ What it shows (built on what the library provides today):
   cross-validated by patient, stratified by node) and :func:`oncoatlas.radiomics.explain`:
   AUC with its bootstrap CI, the SHAP ranking, bar/beeswarm figures and the selected
   lesion's waterfall (matplotlib, rendered on the server).
-- **Saliency**: see :func:`xai_status` and the per-case note.
+- **Saliency** (CT lung nodules): on request only, the small demo CNN of
+  :func:`oncoatlas.xai.train_demo` is trained once per server process (cached), and the
+  selected lesion's Grad-CAM (:func:`oncoatlas.xai.explain`) is overlaid on its patch and
+  mask in :class:`oncoatlas.widgets.SliceViewer`; saliency quality numbers are read from
+  ``<demo root>/xai/report.json`` (``oncoatlas xai evaluate``) or the page says how to make it.
 
 Presentation only: features, models, volumes and masks come from :mod:`oncoatlas.radiomics`,
 :mod:`oncoatlas.imaging` and :mod:`oncoatlas.xai`.
@@ -41,6 +45,10 @@ import param
 __all__ = ["RadiomicsExplorer", "find_lesions", "xai_status"]
 
 logger = logging.getLogger(__name__)
+
+#: Demo saliency models trained in this server process: ``(demo root, epochs) -> DemoModel``.
+_CNN_CACHE: dict[tuple[str, int], Any] = {}
+_CNN_LOCK = threading.Lock()
 
 _META = ("lesion_id", "node", "dataset", "patient_id", "lesion_type", "diameter_mm", "malignant")
 
@@ -171,6 +179,11 @@ class RadiomicsExplorer(pn.viewable.Viewer):
     model_status = param.String(default="", doc="What the model section is doing, or why not.")
     model = param.Parameter(default=None, doc="The fitted oncoatlas.radiomics.RadiomicsModel, or None.")
     explanation = param.Parameter(default=None, doc="Its oncoatlas.radiomics.Explanation (SHAP), or None.")
+    train_cnn = param.Event(doc="Train (or take from this server's cache) the demo CT nodule CNN (the button).")
+    cnn_epochs = param.Integer(default=20, bounds=(1, 200), doc="Training epochs of the demo CNN.")
+    cnn_training = param.Boolean(default=False, doc="True while the demo CNN is trained.")
+    cnn = param.Parameter(default=None, doc="The demo CNN (oncoatlas.xai.evaluate.DemoModel), or None.")
+    cnn_status = param.String(default="", doc="What the saliency section is doing, or why not.")
     shap_plot: param.Selector = param.Selector(default="bar", objects=["bar", "beeswarm"], doc="Global SHAP figure.")
 
     def __init__(self, catalog: str | None = None, federation: str | None = None, **params: Any) -> None:
@@ -302,6 +315,129 @@ class RadiomicsExplorer(pn.viewable.Viewer):
     def _train_clicked(self) -> None:
         self.train_model()
 
+    # -- saliency --------------------------------------------------------------------------
+    def demo_root(self) -> Path | None:
+        """The demo federation folder of the page's data (``ground_truth.csv`` and ``nodes/``)."""
+        cats = list(dict.fromkeys(self.lesions["catalog"].astype(str))) if not self.lesions.empty else []
+        gt = _ground_truth(self.catalog, self.federation, cats)
+        return gt.parent if gt is not None else None
+
+    def train_saliency_model(self) -> Any:
+        """Train :func:`oncoatlas.xai.train_demo` (CT lung nodules), once per server process.
+
+        Only on request (the button): the model is cached per (demo root, epochs) in this
+        process, so every session of ``oncoatlas serve`` reuses it.
+        """
+        root = self.demo_root()
+        if root is None:
+            self.cnn_status = "No demo federation (ground_truth.csv) found for this data source."
+            return None
+        key = (str(root), int(self.cnn_epochs))
+        if self.cnn_training:
+            self.cnn_status = "The demo CNN is already being trained."
+            return None
+        self.param.update(cnn_training=True, cnn_status="Reading CT nodule patches and training the demo CNN…")
+        try:
+            with _CNN_LOCK:
+                dm = _CNN_CACHE.get(key)
+                if dm is None:
+                    from oncoatlas.xai import train_demo
+
+                    dm = train_demo(root, "lung_nodule", epochs=self.cnn_epochs, seed=0)
+                    _CNN_CACHE[key] = dm
+            auc = dm.card.metrics.get("auc", {})
+            held = (f"held-out AUC {auc['value']:.3f} (95% CI {auc['ci_low']:.3f}–{auc['ci_high']:.3f}, "
+                    f"{dm.card.n_test} patches)") if "ci_low" in auc else f"{dm.card.n_test} held-out patches"
+            self.param.update(cnn=dm, cnn_status=f"Demo CNN trained on {dm.card.n_train} CT patches "
+                                                 f"({self.cnn_epochs} epochs); {held}.")
+            return dm
+        except Exception as exc:
+            logger.warning("demo CNN not trained: %s", exc)
+            self.cnn_status = f"Cannot train the demo CNN: {exc}"
+            return None
+        finally:
+            self.cnn_training = False
+
+    @param.depends("train_cnn", watch=True)
+    def _train_cnn_clicked(self) -> None:
+        self.train_saliency_model()
+
+    def saliency_of(self, lesion_id: str) -> tuple[Any, Any, Any]:
+        """``(patch, mask, gradcam)`` xarrays of a CT lung lesion (Selvaraju et al., ICCV 2017)."""
+        import numpy as np
+        import xarray as xr
+
+        from oncoatlas.xai import explain, window
+        from oncoatlas.xai.data import patch_array
+
+        dm = self.cnn
+        t = dm.patches.table
+        hits = np.flatnonzero((t["lesion_id"].astype(str) == lesion_id).to_numpy()
+                              & (t["kind"].astype(str) == "lesion").to_numpy())
+        if not len(hits):
+            raise KeyError(f"{lesion_id} has no CT nodule patch in the demo model's data")
+        i = int(hits[0])
+        sp = float(t["spacing_mm"].iloc[i])
+        affine = np.diag([sp, sp, sp, 1.0])
+        affine[:3, 3] = [float(t[f"origin_{a}"].iloc[i]) for a in "xyz"]
+        patch = patch_array(dm.patches.images[i], affine, name="patch")
+        mask = xr.DataArray(dm.patches.masks[i].astype(np.uint8), dims=patch.dims, coords=patch.coords,
+                            attrs=dict(patch.attrs), name="lesion")
+        sal = explain(dm.model, patch, "gradcam", transform=window)
+        return patch, mask, sal
+
+    def quality_report(self) -> pd.DataFrame | None:
+        """Saliency quality per method from ``<demo root>/xai/report.json``, if it exists."""
+        import json
+
+        root = self.demo_root()
+        path = root / "xai" / "report.json" if root is not None else None
+        if path is None or not path.is_file():
+            return None
+        report = json.loads(path.read_text())
+        rows = [{"method": k, **pd.json_normalize(v, sep=" ").iloc[0].to_dict()}
+                for k, v in report.get("methods", {}).items() if isinstance(v, dict)]
+        return pd.DataFrame(rows)
+
+    @param.depends("cnn", "case")
+    def _saliency(self) -> pn.viewable.Viewable:
+        root = self.demo_root()
+        quality = self.quality_report()
+        if quality is not None:
+            qpane: Any = pn.Column(pn.pane.Markdown(f"**Saliency quality** (`{root}/xai/report.json`)"),
+                                   pn.widgets.Tabulator(quality.round(4), disabled=True, show_index=False,
+                                                        sizing_mode="stretch_width"))
+        else:
+            qpane = pn.pane.Alert(
+                "No saliency quality report yet: run `oncoatlas xai evaluate --catalog "
+                f"{root or 'DEMO'} --out {root or 'DEMO'}/xai` (pointing game, energy in lesion, "
+                "deletion/insertion AUC, randomisation check; Adebayo et al. 2018).", alert_type="info")
+        if self.cnn is None:
+            return pn.Column(pn.pane.Markdown(
+                "*Press **Train demo CNN** to train the small CT nodule classifier (once per server) "
+                "and see Grad-CAM of the selected lesion.*"), qpane)
+        if self.case is None:
+            return pn.Column(pn.pane.Markdown("*Pick a CT lung nodule after extraction.*"), qpane)
+        try:
+            from oncoatlas.widgets import SliceViewer
+
+            patch, mask, sal = self.saliency_of(self.case)
+            viewer: Any = pn.Column(
+                pn.pane.Markdown(f"**Grad-CAM of {self.case}** (malignant class) over its CT patch"),
+                SliceViewer(patch, labels=mask, heatmap=sal))
+        except Exception as exc:
+            viewer = pn.pane.Alert(f"No saliency for {self.case}: {exc}", alert_type="warning")
+        return pn.Column(viewer, qpane)
+
+    def _saliency_section(self) -> pn.viewable.Viewable:
+        button = pn.widgets.Button.from_param(self.param.train_cnn, name="Train demo CNN", color="primary")
+        busy = pn.indicators.LoadingSpinner(value=self.param.cnn_training, visible=self.param.cnn_training,
+                                            width=30, height=30)
+        return pn.Column(
+            pn.Row(button, busy, pn.pane.Markdown(self.param.cnn_status)),
+            pn.widgets.Select.from_param(self.param.case, name="Lesion"),
+            self._saliency, sizing_mode="stretch_width")
+
     @param.depends("model")
     def _auc(self) -> pn.viewable.Viewable:
         m = self.model
@@ -384,12 +520,9 @@ class RadiomicsExplorer(pn.viewable.Viewer):
             viewer = pn.pane.Alert(f"Cannot show {self.case}: {exc}", alert_type="warning")
         sal = self.xai["saliency"]
         note = pn.pane.Alert(f"Saliency overlay not available yet: {sal}.", alert_type="info") if sal else \
-            pn.pane.Alert(
-                "Saliency overlay on this page not available yet. Grad-CAM maps and their quality "
-                "(pointing game, energy in lesion, deletion/insertion AUC, randomisation check) are "
-                "computed by `oncoatlas xai evaluate --catalog DEMO --out DEMO/xai` (trains the small "
-                "demo model if `--model` is not given) and `oncoatlas xai saliency --model MODEL "
-                "--catalog DEMO --lesion-id ID --out DIR`.", alert_type="info")
+            pn.pane.Markdown(
+                "Grad-CAM of CT lung nodules: the **Saliency** tab (trains the demo CNN on request); "
+                "its quality report: `oncoatlas xai evaluate --catalog DEMO --out DEMO/xai`.")
         return pn.Column(
             pn.pane.Markdown(f"**{self.case}** · {r['lesion_type']} · {r['node']} · diameter "
                              f"{r['diameter_mm']} mm · malignant: {r['malignant']}"),
@@ -438,6 +571,7 @@ class RadiomicsExplorer(pn.viewable.Viewer):
                                             self._distribution)),
                 ("Per case", pn.Column(w.Select.from_param(self.param.case, name="Lesion"), self._case)),
                 ("Model and SHAP", self._shap()),
+                ("Saliency", self._saliency_section()),
                 ("Lesions", lesions),
                 dynamic=True, sizing_mode="stretch_width",
             ),
