@@ -224,6 +224,8 @@ def render_lesion(
         level = np.where(on_spike, 0.6 * level, level)
     else:
         level = 1.0 + 0.03 * rng.standard_normal(rho.shape)
+    # a lesion only ever adds density: rare deep noise troughs must not turn it negative
+    level = np.maximum(level, 0.0)
 
     # a lesion smaller than a voxel still owns the voxel nearest its centre
     nearest = np.rint(center).astype(int)
