@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Iterator
@@ -77,8 +78,21 @@ def test_cohort_explorer_in_chromium(served: str, tmp_path: Path) -> None:
         expect(total).to_have_text(re.compile(rf"^(?!{re.escape(after)}$)\d+"), timeout=120_000)
         expect(page.locator("table.oa-counts td", has_text="<10").first).to_be_visible(timeout=60_000)
         page.screenshot(path=str(tmp_path / "cohorts-after.png"), full_page=True)
+        shots = ["cohorts-before.png", "cohorts-after.png"]
+        if importlib.util.find_spec("idc_index_data") is not None:
+            # the IDC switch adds a public node: exact counts, marked as such, with its notes
+            page.get_by_role("checkbox").first.check()
+            # stage IV is still selected: IDC has no stage, matches nobody, and says so
+            expect(page.locator("li.oa-note", has_text="IDC has no stage").first).to_be_visible(
+                timeout=120_000)
+            page.get_by_role("button", name="IV", exact=True).first.click()  # stage filter off
+            expect(page.locator("table.oa-counts td", has_text="public · exact").first).to_be_visible(
+                timeout=120_000)
+            expect(page.locator("li.oa-note", has_text="no suppression").first).to_be_visible(timeout=60_000)
+            page.screenshot(path=str(tmp_path / "cohorts-idc.png"), full_page=True)
+            shots.append("cohorts-idc.png")
         SHOTS.mkdir(parents=True, exist_ok=True)
-        for name in ("cohorts-before.png", "cohorts-after.png"):
+        for name in shots:
             (SHOTS / name).write_bytes((tmp_path / name).read_bytes())
         assert state.blocked == [], f"requests left 127.0.0.1: {state.blocked}"
 
