@@ -9,6 +9,12 @@ downloads of the spec (YAML) and of an access request
 (:func:`oncoatlas.cohorts.export_access_request`) for the datasets that hold matching
 patients.
 
+NCI Imaging Data Commons: over a federation, with ``idc-index-data`` installed, the
+"Include NCI IDC (public)" switch asks the same nodes plus an in-process IDC node
+(``kind: idc``, see ``docs/idc.md``): its rows are ``public · exact`` and its notes (public
+data, fields IDC lacks) are listed under the counts. Records, plots and the series table
+stay with the federation's own nodes (IDC's series lists can be very large).
+
 Responsiveness: widget callbacks run on Panel's thread pool (``pn.config.nthreads``, set by
 ``oncoatlas serve``), so one session waiting for a slow node never blocks another; the page
 shows a progress bar while the nodes are asked and while records load.
