@@ -179,4 +179,15 @@ def test_served_viewer_slider_and_overlay_change_pixels(oslo_catalog: str, tmp_p
             while sagittal.inner_text() == before and time.monotonic() < deadline:
                 time.sleep(0.3)
             assert sagittal.inner_text() != before, "a tap on the axial plane did not move the sagittal slice"
+
+            # the 3D rendering (vtk.js, served locally) draws the volume on a new canvas
+            n_canvas = page.locator("canvas").count()
+            page.locator("input[type=checkbox]").nth(2).check()
+            deadline = time.monotonic() + 60
+            while page.locator("canvas").count() <= n_canvas and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert page.locator("canvas").count() > n_canvas, "no 3D canvas appeared"
+            vtk = _settle(page.locator("canvas").last, timeout=30)
+            page.screenshot(path=str(tmp_path / "viewer-3d.png"), full_page=True)
+            assert len(np.unique(vtk[..., 0])) > 10, "the 3D rendering is blank"
             assert state.blocked == [], f"requests left 127.0.0.1: {state.blocked}"

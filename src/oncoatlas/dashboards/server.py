@@ -29,7 +29,7 @@ def _offline_config() -> None:
     # a long computation never blocks the event loop that serves the other sessions.
     # Components that pages add after the first render (tables in tabs, tables that appear
     # after a query) need their JavaScript loaded up front: "tabulator".
-    pn.extension("tabulator", design="bootstrap", notifications=True, nthreads=pn.config.nthreads or 4)
+    pn.extension("tabulator", "vtk", design="bootstrap", notifications=True, nthreads=pn.config.nthreads or 4)
 
 
 def _page_factory(page: Page, source: dict[str, str | None]) -> Callable[[], Any]:

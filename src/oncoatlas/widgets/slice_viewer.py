@@ -439,20 +439,21 @@ class SliceViewer(pn.viewable.Viewer):
         """The 3D ``VTKVolume`` (a copy strided to at most 96 voxels a side), or a hidden
         placeholder.
 
-        Known limitation: under ``oncoatlas serve`` a VTKVolume added after the page loaded
-        is not drawn (layout updates arrive, vtk.js is served locally, no console error);
-        the Bokeh model is built correctly server-side.
+        vtk.js must be on the page before the first render: ``oncoatlas serve`` loads the
+        ``vtk`` extension up front (the pane itself appears later).
         """
         if not show:
             return pn.pane.Markdown("", visible=False)
         nz, ny, nx = self._data.shape
         s = max(1, int(np.ceil(max(nz, ny, nx) / 96)))
-        small = np.ascontiguousarray(self._data[::s, ::s, ::s].transpose(2, 1, 0))
-        sx, sy, sz = (float(v) * s for v in self.volume.oncoatlas.spacing)
         lo, hi = self.clim
+        # the window is applied to the data (VTKVolume's colour mapper spans the data range)
+        small = np.ascontiguousarray(
+            np.clip(self._data[::s, ::s, ::s], lo, hi).transpose(2, 1, 0).astype(np.float32)
+        )
+        sx, sy, sz = (float(v) * s for v in self.volume.oncoatlas.spacing)
         return pn.pane.VTKVolume(
             small, spacing=(sx, sy, sz), width=420, height=420, colormap="Grayscale",
-            rescale=False, mapper={"low": lo, "high": hi},
             render_background="#000000", display_slices=False,
         )
 
