@@ -18,7 +18,14 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import CTImageStorage, EnhancedCTImageStorage
 
 from oncoatlas.demo.anatomy import Grid
-from oncoatlas.demo.dicom import Equipment, StudyInfo, base_dataset, set_pixels, write_dataset
+from oncoatlas.demo.dicom import (
+    Equipment,
+    StudyInfo,
+    base_dataset,
+    set_axial_geometry,
+    set_pixels,
+    write_dataset,
+)
 
 __all__ = ["hu_to_stored", "write_ct_series", "write_enhanced_ct"]
 
@@ -88,8 +95,6 @@ def write_ct_series(
         The written datasets in slice order (used as SEG source images).
     """
     stored = hu_to_stored(hu)
-    dz, dy, dx = grid.spacing
-    ox, oy, oz = grid.origin
     out: list[Dataset] = []
     for k in range(grid.shape[0]):
         n = k + 1
@@ -110,14 +115,7 @@ def write_ct_series(
         ds.AcquisitionDate = study.study_date
         ds.AcquisitionTime = study.study_time
         _ct_acquisition(ds, grid, description)
-        ds.FrameOfReferenceUID = frame_uid
-        ds.PositionReferenceIndicator = ""
-        ds.ImagePositionPatient = [f"{ox:.3f}", f"{oy:.3f}", f"{oz + k * dz:.3f}"]
-        ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
-        ds.SliceLocation = f"{oz + k * dz:.3f}"
-        ds.SliceThickness = f"{dz:.2f}"
-        ds.SpacingBetweenSlices = f"{dz:.2f}"
-        ds.PixelSpacing = [f"{dy:.4f}", f"{dx:.4f}"]
+        set_axial_geometry(ds, k, origin=grid.origin, spacing=grid.spacing, frame_uid=frame_uid)
         set_pixels(ds, stored[k])
         write_dataset(ds, folder / f"{n:04d}.dcm", syntax)
         out.append(ds)

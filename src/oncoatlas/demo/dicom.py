@@ -28,6 +28,7 @@ __all__ = [
     "Equipment",
     "StudyInfo",
     "base_dataset",
+    "set_axial_geometry",
     "set_pixels",
     "write_dataset",
 ]
@@ -131,6 +132,31 @@ def base_dataset(
     ds.BurnedInAnnotation = "NO"
     return ds
 
+
+
+def set_axial_geometry(
+    ds: Dataset,
+    k: int,
+    *,
+    origin: tuple[float, float, float],
+    spacing: tuple[float, float, float],
+    frame_uid: str,
+) -> None:
+    """Set the Image Plane and Frame of Reference attributes of axial slice ``k``.
+
+    ``origin`` is the LPS position (x, y, z) of voxel ``[0, 0, 0]``; ``spacing`` is
+    (slice, row, column) in mm, as in :class:`oncoatlas.demo.anatomy.Grid`.
+    """
+    dz, dy, dx = spacing
+    ox, oy, oz = origin
+    ds.FrameOfReferenceUID = frame_uid
+    ds.PositionReferenceIndicator = ""
+    ds.ImagePositionPatient = [f"{ox:.3f}", f"{oy:.3f}", f"{oz + k * dz:.3f}"]
+    ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
+    ds.SliceLocation = f"{oz + k * dz:.3f}"
+    ds.SliceThickness = f"{dz:.2f}"
+    ds.SpacingBetweenSlices = f"{dz:.2f}"
+    ds.PixelSpacing = [f"{dy:.4f}", f"{dx:.4f}"]
 
 def set_pixels(ds: Dataset, pixels: NDArray[np.uint16], bits_stored: int = 12) -> None:
     """Set the Image Pixel module for unsigned MONOCHROME2 ``pixels`` (2D or frames×2D)."""

@@ -15,7 +15,14 @@ from pydicom.dataset import Dataset
 from pydicom.uid import MRImageStorage
 
 from oncoatlas.demo.anatomy import Grid
-from oncoatlas.demo.dicom import Equipment, StudyInfo, base_dataset, set_pixels, write_dataset
+from oncoatlas.demo.dicom import (
+    Equipment,
+    StudyInfo,
+    base_dataset,
+    set_axial_geometry,
+    set_pixels,
+    write_dataset,
+)
 
 __all__ = ["write_mr_series"]
 
@@ -53,8 +60,6 @@ def write_mr_series(
     """
     image_type, scanning, variant, tr, te, (wc, ww) = _SEQUENCES[kind]
     stored = np.clip(np.rint(image), 0, 4095).astype(np.uint16)
-    dz, dy, dx = grid.spacing
-    ox, oy, oz = grid.origin
     out: list[Dataset] = []
     for k in range(grid.shape[0]):
         n = k + 1
@@ -85,14 +90,7 @@ def write_mr_series(
         ds.AcquisitionDate = study.study_date
         ds.AcquisitionTime = study.study_time
         ds.PatientPosition = "FFS"
-        ds.FrameOfReferenceUID = frame_uid
-        ds.PositionReferenceIndicator = ""
-        ds.ImagePositionPatient = [f"{ox:.3f}", f"{oy:.3f}", f"{oz + k * dz:.3f}"]
-        ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
-        ds.SliceLocation = f"{oz + k * dz:.3f}"
-        ds.SliceThickness = f"{dz:.2f}"
-        ds.SpacingBetweenSlices = f"{dz:.2f}"
-        ds.PixelSpacing = [f"{dy:.4f}", f"{dx:.4f}"]
+        set_axial_geometry(ds, k, origin=grid.origin, spacing=grid.spacing, frame_uid=frame_uid)
         ds.WindowCenter = wc
         ds.WindowWidth = ww
         set_pixels(ds, stored[k])
