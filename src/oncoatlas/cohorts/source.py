@@ -113,6 +113,7 @@ class FederationSource:
         self.federation = federation
         self.location = location
         self.last_failures: list[dict[str, Any]] = []
+        self._snapshots: dict[str, str | None] = {}
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "location": self.location,
@@ -123,7 +124,7 @@ class FederationSource:
         self.last_failures = [
             {"node": f.node, "kind": f.kind, "reason": f.reason} for f in result.failures
         ]
-        self._snapshots = dict(getattr(result, "snapshots", {}) or {})
+        self._snapshots = dict(result.snapshots)
         return result
 
     def count(self, criteria: Criteria) -> pd.DataFrame:
@@ -159,7 +160,7 @@ class FederationSource:
         return pd.DataFrame(rows)
 
     def snapshots(self) -> dict[str, str | None]:
-        return dict(getattr(self, "_snapshots", {}))
+        return dict(self._snapshots)
 
     def datasets(self) -> list[dict[str, Any]]:
         return self.federation.datasets()
