@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import panel as pn
 import pytest
@@ -59,6 +61,19 @@ def served(demo_federation: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.mark.browser
 @requires_chromium
+def _settled(locator: Any, timeout: float = 60.0) -> str:
+    """The locator's text once two reads half a second apart agree (re-renders have landed)."""
+    deadline = time.monotonic() + timeout
+    last = locator.inner_text()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = locator.inner_text()
+        if now == last and now:
+            return now
+        last = now
+    return last
+
+
 def test_cohort_explorer_in_chromium(served: str, tmp_path: Path) -> None:
     with open_page(viewport=(1400, 1100)) as state:
         page = state.page
@@ -66,11 +81,11 @@ def test_cohort_explorer_in_chromium(served: str, tmp_path: Path) -> None:
         total = page.locator("#oa-total")
         total.wait_for(timeout=120_000)
         expect(total).to_have_text(re.compile(r"^\d+"), timeout=120_000)
-        before = total.inner_text()
+        before = _settled(total)
         page.screenshot(path=str(tmp_path / "cohorts-before.png"), full_page=True)
         page.get_by_role("button", name="C34", exact=True).click()
         expect(total).to_have_text(re.compile(rf"^(?!{re.escape(before)}$)\d+"), timeout=120_000)
-        after = total.inner_text()
+        after = _settled(total)
         assert re.fullmatch(r"\d+(–(\d+|\?))?", after), after
         assert after != before
         # a narrow filter: the nodes suppress small counts and the page shows them as given
