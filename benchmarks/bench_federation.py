@@ -161,6 +161,7 @@ def main() -> None:
                 return time.perf_counter() - start, len(result.failures)
 
             latencies: list[float] = []
+            by_round: list[list[float]] = []
             errors = 0
             cpu_nodes0 = sum(cpu_seconds(p.pid) for p in procs)
             cpu_client0 = sum(os.times()[:2])
@@ -168,8 +169,10 @@ def main() -> None:
             with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
                 for r in range(args.rounds):
                     batch = work_specs[r * args.concurrency:(r + 1) * args.concurrency]
+                    by_round.append([])
                     for lat, err in pool.map(one, batch):
                         latencies.append(lat)
+                        by_round[-1].append(lat * 1000)
                         errors += err
             wall = time.perf_counter() - t_all
             cpu_nodes = sum(cpu_seconds(p.pid) for p in procs) - cpu_nodes0
@@ -191,6 +194,8 @@ def main() -> None:
     print(f"baseline  in-process Catalog.count x3 nodes, sequential: {base_ms:.1f} ms per search")
     print(f"federated latency  p50 {p50:.0f} ms  p95 {p95:.0f} ms  p99 {p99:.0f} ms  "
           f"mean {statistics.fmean(ms):.0f} ms  (target p95 < 300 ms: {'met' if p95 < 300 else 'NOT met'})")
+    print("p95 per round: " + ", ".join(f"{percentile(r, 95):.0f}" for r in by_round) + " ms "
+          "(round 1 is cold: node connections opened, conditions first evaluated)")
     print(f"throughput {len(ms) / wall:.1f} searches/s ({len(ms) * len(configs) / wall:.0f} node requests/s)")
     print(f"errors (failed node answers): {errors}")
     n_req = len(ms) * len(configs)

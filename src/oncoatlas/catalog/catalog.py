@@ -26,6 +26,7 @@ from oncoatlas.catalog.tables import COLUMNS, PUBLIC_TABLES
 from oncoatlas.errors import CatalogError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
@@ -209,6 +210,19 @@ class Catalog:
             if rel is None:
                 return [], []
             return list(rel.columns), rel.fetchall()
+        except duckdb.Error as exc:
+            raise CatalogError(f"query failed: {str(exc).splitlines()[0]}") from exc
+
+    def numpy(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """Run SQL and return its columns as numpy arrays (masked arrays where a column has NULLs).
+
+        The leanest way to pull one or a few columns into numpy (no pandas, no relation API).
+        """
+        try:
+            self._ensure_views(query)
+            cur = self._cursor()
+            result = cur.execute(query, params) if params else cur.execute(query)
+            return dict(result.fetchnumpy())
         except duckdb.Error as exc:
             raise CatalogError(f"query failed: {str(exc).splitlines()[0]}") from exc
 

@@ -1,6 +1,6 @@
 """``oncoatlas node serve``, ``oncoatlas search``, ``oncoatlas audit verify``, ``oncoatlas demo up``.
 
-Only click is imported at module level; ``search`` imports httpx and PyYAML (through the
+Only click is imported at module level; ``search`` imports urllib3 and PyYAML (through the
 client) and nothing heavier, so that it answers in a fraction of a second.
 """
 

@@ -38,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 from oncoatlas.errors import CatalogError, CriteriaError
 from oncoatlas.federation import answers
 from oncoatlas.federation.audit import AuditLog, spec_hash
+from oncoatlas.federation.countindex import CountIndex, StaleIndexError
 from oncoatlas.federation.models import (
     DatasetAnswer,
     HealthResponse,
@@ -85,6 +86,7 @@ class NodeState:
         self.snapshot_id: str | None = None
         self.datasets: list[dict[str, Any]] = []
         self.modalities: list[str] = []
+        self.index: CountIndex | None = None
         self.refresh(force=True)
 
     def _read_snapshot(self) -> str | None:
@@ -105,11 +107,24 @@ class NodeState:
             return
         datasets = [dict(d) for d in self.catalog.datasets()]
         modalities = answers.node_modalities(self.catalog)
+        try:
+            index = self._build_index()
+        except StaleIndexError:  # changed while read: build again on the next refresh
+            snapshot, index = None, None
         with self._cache_lock:
-            self.datasets, self.modalities, self.snapshot_id = datasets, modalities, snapshot
+            self.datasets, self.modalities, self.snapshot_id, self.index = datasets, modalities, snapshot, index
             self._cache.clear()
         if not force:
             logger.info("node %s: catalog changed, snapshot %s", self.node, snapshot)
+
+    def _build_index(self) -> CountIndex | None:
+        """The count index of the current snapshot (None: answer with SQL, for a catalog
+        where a patient has several clinical rows)."""
+        index = CountIndex(self.catalog)
+        if not index.one_clinical_row:
+            logger.warning("node %s: a patient has several clinical rows; counts use SQL", self.node)
+            return None
+        return index
 
     @property
     def node(self) -> str:
@@ -139,7 +154,15 @@ class NodeState:
                 self._cache.move_to_end(key)
                 return hit
         crit = _compile(spec)
-        result = answers.exact_counts(self.catalog, crit, breakdowns, self.dataset_ids(), self.modalities)
+        result = None
+        index = self.index
+        if index is not None:
+            try:
+                result = index.counts(crit, breakdowns, self.dataset_ids(), self.modalities)
+            except StaleIndexError:
+                self.refresh(force=True)
+        if result is None:
+            result = answers.exact_counts(self.catalog, crit, breakdowns, self.dataset_ids(), self.modalities)
         with self._cache_lock:
             self._cache[key] = result
             while len(self._cache) > 256:
