@@ -33,6 +33,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,6 +52,9 @@ __all__ = ["CountIndex", "StaleIndexError"]
 
 #: Bytes of condition masks kept per index (least recently used dropped first).
 DEFAULT_CACHE_BYTES = 256 * 2**20
+
+#: Most conditions evaluated by one scan.
+_BATCH = 64
 
 
 class StaleIndexError(CatalogError):
@@ -156,8 +160,11 @@ class CountIndex:
             [AGE_BANDS.index(age_band(None if np.isnan(a) else float(a))) for a in ages], dtype=np.int64
         )
 
-        self._masks: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
-        self._mask_bytes = 0
+        self._cache: OrderedDict[tuple[str, str, tuple[Any, ...]], np.ndarray] = OrderedDict()
+        self._cache_used = 0
+        self._pending: dict[tuple[str, str, tuple[Any, ...]], Future[np.ndarray]] = {}
+        self._queue: list[tuple[str, str, tuple[Any, ...]]] = []
+        self._scanning = False
         self._lock = threading.Lock()
 
     # -- conditions ---------------------------------------------------------------------
@@ -167,39 +174,109 @@ class CountIndex:
         except (OSError, ValueError, KeyError, CatalogError):
             return None
 
-    def _mask(self, condition: Condition) -> np.ndarray:
-        """Rows of the condition's table (``series`` or ``clinical``) that match it."""
+    @staticmethod
+    def _key(condition: Condition) -> tuple[str, str, tuple[Any, ...]]:
+        """(table, SQL predicate, parameters): the identity of a condition's mask."""
         table = condition.table
+        sql, params = condition.sql("s" if table == "series" else "c")
+        return table, sql, tuple(params)
+
+    def _masks(self, conditions: Sequence[Condition]) -> dict[tuple[str, str, tuple[Any, ...]], np.ndarray]:
+        """The masks of ``conditions`` (rows of each condition's table that match it).
+
+        Unknown conditions are evaluated together: requests arriving while a scan runs are
+        queued, and the next scan evaluates every queued condition of a table at once (one
+        DuckDB statement, a column per condition), so a burst of new questions costs a few
+        scans rather than one per question.
+        """
+        keys = [self._key(c) for c in conditions]
+        out: dict[tuple[str, str, tuple[Any, ...]], np.ndarray] = {}
+        waiting: dict[tuple[str, str, tuple[Any, ...]], Future[np.ndarray]] = {}
+        lead = False
+        with self._lock:
+            for key in keys:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    out[key] = hit
+                elif key not in waiting:
+                    future = self._pending.get(key)
+                    if future is None:
+                        future = self._pending[key] = Future()
+                        self._queue.append(key)
+                    waiting[key] = future
+            if self._queue and not self._scanning:
+                self._scanning = lead = True
+        if lead:
+            self._scan_queued()
+        for key, future in waiting.items():
+            out[key] = future.result()
+        return out
+
+    def _scan_queued(self) -> None:
+        """Evaluate queued conditions, a batch per table per scan, until the queue is empty."""
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._scanning = False
+                    return
+                table = self._queue[0][0]
+                batch = [k for k in self._queue if k[0] == table][:_BATCH]
+                taken = set(batch)
+                self._queue = [k for k in self._queue if k not in taken]
+            try:
+                masks = self._scan(table, batch)
+            except BaseException as exc:  # every waiter gets the error (StaleIndexError, CatalogError)
+                with self._lock:
+                    futures = [self._pending.pop(k) for k in batch]
+                for future in futures:
+                    future.set_exception(exc)
+                if not isinstance(exc, Exception):  # interrupted: nobody is left to scan
+                    with self._lock:
+                        rest, self._queue, self._scanning = self._queue, [], False
+                        futures = [self._pending.pop(k) for k in rest]
+                    for future in futures:
+                        future.set_exception(exc)
+                    raise
+                continue
+            with self._lock:
+                futures = [self._pending.pop(k) for k in batch]
+                for key, mask in zip(batch, masks, strict=True):
+                    self._cache[key] = mask
+                    self._cache_used += mask.nbytes
+                while self._cache_used > self.cache_bytes and len(self._cache) > 1:
+                    _, old = self._cache.popitem(last=False)
+                    self._cache_used -= old.nbytes
+            for future, mask in zip(futures, masks, strict=True):
+                future.set_result(mask)
+
+    def _scan(self, table: str, keys: list[tuple[str, str, tuple[Any, ...]]]) -> list[np.ndarray]:
+        """One scan of ``table`` evaluating each condition predicate as a boolean column."""
         alias = "s" if table == "series" else "c"
-        sql, params = condition.sql(alias)
-        key = (table, sql, tuple(params))
-        with self._lock:
-            hit = self._masks.get(key)
-            if hit is not None:
-                self._masks.move_to_end(key)
-                return hit
-        query = f"SELECT coalesce({sql}, false) AS m FROM {table} {alias}"  # noqa: S608 - only schema names and ? placeholders are interpolated; values are parameters
-        mask = np.asarray(self.catalog.numpy(query, list(params) or None)["m"], dtype=bool)
+        columns = ", ".join(f"coalesce({sql}, false) AS m{i}" for i, (_, sql, _) in enumerate(keys))
+        params = [p for _, _, ps in keys for p in ps]
+        query = f"SELECT {columns} FROM {table} {alias}"  # noqa: S608 - only schema names and ? placeholders are interpolated; values are parameters
+        result = self.catalog.numpy(query, params or None)
+        masks = [np.asarray(result[f"m{i}"], dtype=bool) for i in range(len(keys))]
         expected = self.n_series if table == "series" else self.n_clinical
-        if len(mask) != expected or self._snapshot() != self.snapshot_id:
-            raise StaleIndexError(f"the catalog changed under its count index ({table} has {len(mask)} rows, index {expected})")
-        with self._lock:
-            self._masks[key] = mask
-            self._mask_bytes += mask.nbytes
-            while self._mask_bytes > self.cache_bytes and len(self._masks) > 1:
-                _, old = self._masks.popitem(last=False)
-                self._mask_bytes -= old.nbytes
-        return mask
+        if any(len(m) != expected for m in masks) or self._snapshot() != self.snapshot_id:
+            raise StaleIndexError(f"the catalog changed under its count index ({table}: {expected} rows indexed)")
+        return masks
 
     def matching(self, crit: Criteria) -> np.ndarray:
         """Boolean mask of the series :meth:`Criteria.series_sql` selects."""
+        masks = self._masks([*crit.include, *crit.exclude])
+
+        def mask(c: Condition) -> np.ndarray:
+            return masks[self._key(c)]
+
         selected = np.ones(self.n_series, dtype=bool)
         clinical_rows: np.ndarray | None = None
         for c in crit.include:
             if c.table == "series":
-                selected &= self._mask(c)
+                selected &= mask(c)
             else:
-                m = self._mask(c)
+                m = mask(c)
                 clinical_rows = m.copy() if clinical_rows is None else clinical_rows & m
         if clinical_rows is not None:  # EXISTS a clinical row matching every clinical criterion
             ok = np.zeros(self.n_keys, dtype=bool)
@@ -209,7 +286,7 @@ class CountIndex:
         if crit.exclude:  # NOT EXISTS a row of the criterion's table matching it
             bad = np.zeros(self.n_keys, dtype=bool)
             for c in crit.exclude:
-                m = self._mask(c)
+                m = mask(c)
                 bad[(self._s_key if c.table == "series" else self._c_key)[m]] = True
             bad[-1] = False
             selected &= ~bad[self._s_key]
