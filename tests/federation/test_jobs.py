@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,3 +73,49 @@ def test_job_needs_a_token_here_and_valid_settings(sts_server: ServerThread) -> 
     r = httpx.post(f"{sts_server.url}/jobs/radiomics", json={**JOB, "settings": {"families": ["nonsense"]}},
                    headers={"Authorization": "Bearer t-count"}, timeout=60)
     assert r.status_code == 422 and "settings" in r.json()["detail"]
+
+
+def test_a_job_submitted_without_waiting_is_polled_by_its_owner_only(sts_server: ServerThread) -> None:
+    owner = {"Authorization": "Bearer t-record"}
+    r = httpx.post(f"{sts_server.url}/jobs/radiomics", json={**JOB, "wait": False}, headers=owner, timeout=60)
+    assert r.status_code == 202, r.text
+    submitted = r.json()
+    assert submitted["status"] in ("queued", "running") and submitted["poll"] == f"/jobs/{submitted['job_id']}"
+    # another token learns nothing about it, and no token gets nothing
+    other = httpx.get(f"{sts_server.url}{submitted['poll']}", headers={"Authorization": "Bearer t-count"}, timeout=60)
+    assert other.status_code == 404
+    assert httpx.get(f"{sts_server.url}{submitted['poll']}", timeout=60).status_code == 401
+    for _ in range(600):
+        state = httpx.get(f"{sts_server.url}{submitted['poll']}", headers=owner, timeout=60).json()
+        if state["status"] in ("done", "failed"):
+            break
+        time.sleep(0.5)
+    assert state["status"] == "done", state
+    assert state["started"] and state["finished"]
+    (ds,) = state["result"]["datasets"]
+    assert ds["n_patients"] == 1 and math.isfinite(ds["rows"][0]["stat_mean"])
+    # the same numbers as a job answered while waiting
+    waited = httpx.post(f"{sts_server.url}/jobs/radiomics", json=JOB, headers=owner, timeout=300).json()
+    assert waited["datasets"][0]["rows"] == ds["rows"]
+
+
+def test_federation_runs_a_job_everywhere_and_reports_who_failed(sts_server: ServerThread) -> None:
+    from oncoatlas.federation.client import Federation, NodeConfig
+
+    from .test_client import dead_url
+
+    nodes = [NodeConfig("sts", sts_server.url, "t-count"), NodeConfig("sts-record", sts_server.url, "t-record"),
+             NodeConfig("gone", dead_url(), "t-count")]
+    with Federation(nodes, name="jobs", timeout_s=5, retries=0) as fed:
+        result = fed.radiomics({"include": {"modality": "CT"}}, features=["stat_mean", "stat_var"],
+                               settings={"families": ["statistics"], "aggregations": ["3D"]}, max_series=1,
+                               poll_s=0.2, timeout_s=300)
+    assert sorted(result.answers) == ["sts", "sts-record"]
+    assert [f.node for f in result.failures] == ["gone"] and result.failures[0].kind == "connection"
+    df = result.to_dataframe()
+    counted = df[df["node"] == "sts"]
+    assert counted["suppressed"].all()  # one patient < k: the count grant gets nothing
+    exact = df[(df["node"] == "sts-record") & (df["feature"] == "stat_mean")]
+    assert len(exact) == 1 and not exact["suppressed"].iloc[0] and exact["n"].iloc[0] == 1
+    rows = result.feature_rows()
+    assert list(rows["node"]) == ["sts-record"] and rows["stat_var"].iloc[0] > 0

@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from oncoatlas.federation.audit import AuditLog, AuditVerification, verify
-from oncoatlas.federation.client import Federation, NodeFailure, SearchResult, SearchRow
+from oncoatlas.federation.client import Federation, JobResult, NodeFailure, SearchResult, SearchRow
 from oncoatlas.federation.policy import Granularity, Policy, hash_token
 from oncoatlas.federation.privacy import SUPPRESSED, protect_margin, suppress_count
 
@@ -28,6 +28,7 @@ __all__ = [
     "AuditVerification",
     "Federation",
     "Granularity",
+    "JobResult",
     "NodeFailure",
     "Policy",
     "SearchResult",

@@ -233,7 +233,7 @@ class AuditLog:
                     entry = json.loads(line)
                 except ValueError:
                     continue
-                if entry.get("status") == 200 and entry.get("endpoint") in ("/search", "/records", "/jobs/radiomics"):
+                if entry.get("status") in (200, 202) and entry.get("endpoint") in ("/search", "/records", "/jobs/radiomics"):
                     counts[str(entry.get("token_id"))] += 1
         return counts
 

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Federation",
     "FederationConfigError",
+    "JobResult",
     "NodeConfig",
     "NodeFailure",
     "SearchResult",
@@ -239,6 +240,60 @@ class SearchResult:
     def notes(self) -> dict[str, str]:
         """Per node, what a reader must know about its answer (e.g. IDC: public data, fields it lacks)."""
         return {r.node: r.note for r in self.rows if r.note}
+
+
+@dataclass
+class JobResult:
+    """Answers of a compute-to-data radiomics job at every node, and the nodes that failed.
+
+    Attributes
+    ----------
+    answers : dict
+        Per answering node, its job answer (``datasets`` with per-feature aggregates,
+        ``series_processed``, ``failed``; see :func:`oncoatlas.federation.jobs.run_radiomics_job`).
+    failures : list of NodeFailure
+        Nodes that refused, failed or did not finish in time, with the reason.
+    elapsed_s : float
+        Wall time of the whole job.
+    """
+
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: list[NodeFailure] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per node, dataset and feature: ``n_patients, n, mean, std, q25, median, q75``
+        and ``suppressed`` (True where the node withheld the feature: fewer than k patients)."""
+        import pandas as pd
+
+        stats = ("n", "mean", "std", "q25", "median", "q75")
+        rows = []
+        for node, answer in self.answers.items():
+            for ds in answer.get("datasets", []):
+                base = {"node": node, "dataset": ds.get("dataset"), "granularity": ds.get("granularity"),
+                        "n_patients": ds.get("n_patients")}
+                features = ds.get("features")
+                if not isinstance(features, dict):  # the whole dataset withheld
+                    rows.append({**base, "feature": None, **dict.fromkeys(stats), "suppressed": True})
+                    continue
+                for name, agg in sorted(features.items()):
+                    if isinstance(agg, dict):
+                        rows.append({**base, "feature": name, **{k: agg.get(k) for k in stats}, "suppressed": False})
+                    else:
+                        rows.append({**base, "feature": name, **dict.fromkeys(stats), "suppressed": True})
+        columns = ["node", "dataset", "granularity", "n_patients", "feature", *stats, "suppressed"]
+        df = pd.DataFrame(rows, columns=columns)
+        df.attrs["failures"] = [asdict(f) for f in self.failures]
+        return df
+
+    def feature_rows(self) -> pd.DataFrame:
+        """Per-series feature rows, from the datasets where the token holds ``record``."""
+        import pandas as pd
+
+        rows = [{"node": node, "dataset": ds.get("dataset"), **row}
+                for node, answer in self.answers.items()
+                for ds in answer.get("datasets", []) for row in ds.get("rows", [])]
+        return pd.DataFrame(rows)
 
 
 def load_spec(spec: Any) -> dict[str, Any]:
@@ -538,10 +593,10 @@ class Federation:
         assert last is not None
         raise _NodeError(last)
 
-    def _fan_out(self, ask: Any) -> tuple[dict[str, Any], list[NodeFailure]]:
+    def _fan_out(self, ask: Any, limit_s: float | None = None) -> tuple[dict[str, Any], list[NodeFailure]]:
         """Ask every node at once, each on its own worker pool; wait at most as long as a
-        node's timeouts and retries allow (a node whose workers are all held by a hung
-        request is reported as timed out rather than waited for)."""
+        node's timeouts and retries allow, or ``limit_s`` (a node whose workers are all held
+        by a hung request is reported as timed out rather than waited for)."""
         answers: dict[str, Any] = {}
         failures: list[NodeFailure] = []
 
@@ -560,6 +615,8 @@ class Federation:
         attempts = self.retries + 1
         # connect + read per attempt, the back-off between attempts, and a margin
         limit = 2 * self.timeout_s * attempts + sum(self._backoff(a) for a in range(1, attempts)) + 1.0
+        if limit_s is not None:
+            limit = max(limit, float(limit_s))
         deadline = time.monotonic() + limit
         for node, future in futures:
             try:
@@ -639,6 +696,84 @@ class Federation:
                 result.failures.append(NodeFailure(node.name, "invalid", f"unexpected answer shape: {exc!r}", url=node.url))
         result.elapsed_s = time.perf_counter() - start
         return result
+
+    def radiomics(
+        self,
+        spec: Any,
+        *,
+        features: list[str] | None = None,
+        settings: dict[str, Any] | None = None,
+        preset: str | None = None,
+        max_series: int = 50,
+        timeout_s: float = 1800.0,
+        poll_s: float = 1.0,
+    ) -> JobResult:
+        """Run a compute-to-data radiomics job for a cohort at every node.
+
+        HTTP nodes get the job with ``wait: false`` and are polled at ``GET /jobs/{id}``
+        until it is done, so that a job longer than one HTTP timeout still completes; each
+        node answers only what its policy allows (aggregates over at least k patients, or
+        per-series features under a record grant; never pixels). A central node on this
+        disk runs the job in process (exact answers). A node that refuses (403, 501),
+        fails or does not finish within ``timeout_s`` becomes an entry of
+        :attr:`JobResult.failures`; the job never raises because of one node.
+
+        Parameters
+        ----------
+        spec : dict, str, Path or Criteria
+            The cohort spec.
+        features : list of str, optional
+            IBSI feature tags to return (default: all computed).
+        settings : dict, optional
+            Radiomics settings (see :mod:`oncoatlas.radiomics.settings`); or ``preset``,
+            the name of a shipped preset. Neither: the nodes' default (first order,
+            morphology, GLCM).
+        max_series : int
+            Most image series processed per node.
+        timeout_s : float
+            Longest wait for every node's answer.
+        poll_s : float
+            Seconds between polls of a running job.
+        """
+        spec_dict = load_spec(spec)
+        start = time.perf_counter()
+        deadline = time.monotonic() + float(timeout_s)
+        body: dict[str, Any] = {"spec": spec_dict, "features": features, "settings": settings, "preset": preset,
+                                "max_series": int(max_series), "wait": False}
+        body = {k: v for k, v in body.items() if v is not None}
+
+        def ask(node: NodeConfig) -> dict[str, Any]:
+            if node.kind == "idc":
+                raise _NodeError(NodeFailure(node.name, "unsupported", "a public IDC node runs no jobs", url=node.url))
+            if node.transport(self.mode) == "local":
+                from oncoatlas.federation.answers import compile_spec
+                from oncoatlas.federation.jobs import run_radiomics_job
+                from oncoatlas.federation.policy import Granularity
+                from oncoatlas.radiomics.settings import load_settings
+
+                catalog = self._catalog(node)
+                grants = {str(d.get("id", d.get("dataset"))): Granularity.RECORD for d in catalog.datasets()}
+                chosen = load_settings(settings) if settings is not None else preset
+                return {"node": node.name, **run_radiomics_job(
+                    catalog, compile_spec(spec_dict), grants, 1, features=features, settings=chosen,
+                    max_series=max_series)}
+            submitted = self._request(node, "POST", "/jobs/radiomics", body)
+            poll = f"/jobs/{submitted['job_id']}"
+            while True:
+                state = self._request(node, "GET", poll, None)
+                if state.get("status") == "done":
+                    return dict(state["result"])
+                if state.get("status") == "failed":
+                    raise _NodeError(NodeFailure(node.name, "job", f"the job failed at the node: {state.get('error')}",
+                                                 url=node.url))
+                if time.monotonic() + poll_s > deadline:
+                    raise _NodeError(NodeFailure(
+                        node.name, "timeout", f"job {submitted['job_id']} still {state.get('status')} after {timeout_s:g} s",
+                        url=node.url))
+                time.sleep(poll_s)
+
+        answers, failures = self._fan_out(ask, limit_s=timeout_s + self.timeout_s + poll_s)
+        return JobResult(answers=answers, failures=failures, elapsed_s=time.perf_counter() - start)
 
     def count(self, criteria: Any) -> pd.DataFrame:
         """Counts per node and dataset, like :meth:`oncoatlas.catalog.Catalog.count`.

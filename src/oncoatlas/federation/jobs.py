@@ -20,10 +20,15 @@ tables).
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import math
-from collections import Counter
-from collections.abc import Mapping, Sequence
+import secrets
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,7 +36,7 @@ import numpy as np
 from oncoatlas.federation.policy import Granularity
 from oncoatlas.federation.privacy import SUPPRESSED, small_label
 
-__all__ = ["DEFAULT_SETTINGS", "run_radiomics_job"]
+__all__ = ["DEFAULT_SETTINGS", "Job", "JobQueue", "run_radiomics_job"]
 
 logger = logging.getLogger(__name__)
 
@@ -176,3 +181,96 @@ def run_radiomics_job(
         "failed": dict(failed),
         "datasets": out,
     }
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Job:
+    """A compute-to-data job at a node: who asked, its state and, when done, its answer."""
+
+    id: str
+    owner: str
+    kind: str
+    future: Future[dict[str, Any]]
+    submitted: str = field(default_factory=_now)
+    started: str | None = None
+    finished: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``queued``, ``running``, ``done`` or ``failed``."""
+        if not self.future.done():
+            return "running" if self.started else "queued"
+        return "failed" if self.future.exception() is not None else "done"
+
+    def describe(self) -> dict[str, Any]:
+        """The job as the node answers it (``result`` when done, ``error`` when failed)."""
+        out: dict[str, Any] = {
+            "job_id": self.id, "kind": self.kind, "status": self.status,
+            "submitted": self.submitted, "started": self.started, "finished": self.finished,
+        }
+        if self.status == "done":
+            out["result"] = self.future.result()
+        elif self.status == "failed":
+            exc = self.future.exception()
+            out["error"] = f"{type(exc).__name__}: {exc}"
+        return out
+
+
+class JobQueue:
+    """The node's job runner: jobs run one at a time (each uses the node's cores) in
+    submission order; finished jobs are kept for ``keep`` entries, in memory only (a
+    restarted node has forgotten them; their owners submit again).
+
+    Only the token that submitted a job can see it: :meth:`get` answers None for anyone
+    else, so that job ids reveal nothing about other users' work.
+    """
+
+    def __init__(self, workers: int = 1, keep: int = 200) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oncoatlas-job")
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._lock = threading.Lock()
+        self.keep = keep
+
+    def submit(self, owner: str, kind: str, work: Callable[[], dict[str, Any]]) -> Job:
+        """Queue ``work`` for ``owner`` and return its :class:`Job` at once."""
+        job_id = secrets.token_urlsafe(12)
+        holder: dict[str, Job] = {}
+        started = threading.Event()
+
+        def run() -> dict[str, Any]:
+            started.wait()
+            job = holder["job"]
+            job.started = _now()
+            try:
+                return work()
+            except Exception:
+                logger.exception("job %s (%s) failed", job.id, kind)
+                raise
+            finally:
+                job.finished = _now()
+
+        future = self._pool.submit(run)
+        job = holder["job"] = Job(job_id, owner, kind, future)
+        started.set()
+        with self._lock:
+            self._jobs[job_id] = job
+            done = [k for k, j in self._jobs.items() if j.future.done()]
+            for k in done[: max(0, len(self._jobs) - self.keep)]:
+                del self._jobs[k]
+        return job
+
+    def get(self, job_id: str, owner: str) -> Job | None:
+        """The job ``job_id`` if ``owner`` submitted it, else None."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None or not secrets.compare_digest(job.owner, owner):
+            return None
+        return job
+
+    def shutdown(self) -> None:
+        """Stop taking jobs; queued ones are cancelled, a running one finishes."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

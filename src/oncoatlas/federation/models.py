@@ -104,6 +104,11 @@ class JobRequest(BaseModel):
     settings: dict[str, Any] | None = Field(None, description="Radiomics settings mapping (see oncoatlas.radiomics.settings).")
     preset: str | None = Field(None, description="Name of a shipped radiomics settings preset (instead of settings).")
     max_series: int = Field(50, ge=1, le=500, description="Most image series to process.")
+    wait: bool = Field(
+        True,
+        description="Answer when the job is done (200 with its result; the default), or at once "
+        "(202 with a job id to poll at GET /jobs/{job_id}) for jobs longer than an HTTP timeout.",
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -118,6 +123,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "No valid bearer token (WWW-Authenticate: Bearer).",
         403: "The token's grants do not allow this; the message names the grant needed.",
         422: "Invalid request or cohort spec; the message names the field.",
+        404: "No such job for this token.",
         429: "Query budget spent (Retry-After when it refills).",
         501: "Not available on this node.",
     }

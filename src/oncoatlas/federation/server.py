@@ -11,7 +11,13 @@ Endpoints (DESIGN.md node API contract; OpenAPI at ``/openapi.json``):
 - ``POST /records``: series-level rows of the datasets the bearer token may see at
   ``record`` granularity (401 without a valid token, 403 without any record grant).
 - ``POST /jobs/radiomics``: compute-to-data: IBSI features are computed at the node and
-  only aggregate statistics over at least k patients leave it, never pixels.
+  only aggregate statistics over at least k patients leave it, never pixels. Jobs run one
+  at a time; ``wait: false`` answers 202 with a job id at once.
+- ``GET /jobs/{job_id}``: a job's state and, when done, its answer (its owner only).
+
+Searches are answered from a per-snapshot :class:`~oncoatlas.federation.countindex.CountIndex`
+(each distinct condition evaluated once in DuckDB, specs combined as masks), with the SQL of
+:func:`~oncoatlas.federation.answers.exact_counts` as the fallback and the reference.
 
 Every request except ``/health`` and the documentation is written to the audit log
 (:mod:`oncoatlas.federation.audit`) with the token id, never the token; every question is
@@ -32,13 +38,14 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from oncoatlas.errors import CatalogError, CriteriaError
 from oncoatlas.federation import answers
 from oncoatlas.federation.audit import AuditLog, spec_hash
 from oncoatlas.federation.countindex import CountIndex, StaleIndexError
+from oncoatlas.federation.jobs import JobQueue
 from oncoatlas.federation.models import (
     DatasetAnswer,
     HealthResponse,
@@ -87,6 +94,7 @@ class NodeState:
         self.datasets: list[dict[str, Any]] = []
         self.modalities: list[str] = []
         self.index: CountIndex | None = None
+        self.jobs = JobQueue()
         self.refresh(force=True)
 
     def _read_snapshot(self) -> str | None:
@@ -491,12 +499,14 @@ def create_app(
 
     @app.post("/jobs/radiomics", summary="Compute-to-data radiomics: aggregate feature statistics only.",
               responses=error_responses(401, 403, 422, 429, 501))
-    def radiomics_job(body: JobRequest, request: Request) -> dict[str, Any]:
+    def radiomics_job(body: JobRequest, request: Request, response: Response) -> dict[str, Any]:
         """Compute-to-data: IBSI radiomics of the cohort's segmented series, computed here.
 
         ``count`` grants get per-feature aggregates (n, mean, std, quartiles) over at least
         k patients, else ``"suppressed"``; ``record`` grants also get per-series feature
-        rows. Pixels never leave the node. 501 when the radiomics engine is not installed.
+        rows. Pixels never leave the node. Jobs run one at a time in submission order;
+        ``wait: false`` answers 202 at once with a job id to poll at ``GET /jobs/{job_id}``.
+        501 when the radiomics engine is not installed.
         """
         spec = _spec_dict(body.spec)
         request.state.spec_hash = spec_hash(spec)
@@ -519,17 +529,42 @@ def create_app(
             raise _error(422, f"invalid request: settings: {exc}") from None
         crit = _compile(spec)
         charge(principal)
-        from oncoatlas.catalog import Catalog
+        snapshot = state.snapshot_id
 
-        # a connection of its own: the job queries the catalog from this thread for seconds
-        with Catalog.open(state.catalog_dir) as job_catalog:
-            result = run_radiomics_job(
-                job_catalog, crit, grants, state.policy.threshold,
-                features=body.features, settings=settings, max_series=body.max_series,
-            )
+        def work() -> dict[str, Any]:
+            from oncoatlas.catalog import Catalog
+
+            # a connection of its own: the job queries the catalog from its thread for seconds
+            with Catalog.open(state.catalog_dir) as job_catalog:
+                result = run_radiomics_job(
+                    job_catalog, crit, grants, state.policy.threshold,
+                    features=body.features, settings=settings, max_series=body.max_series,
+                )
+            return {"node": state.node, "snapshot_id": snapshot, **result}
+
+        job = state.jobs.submit(principal.id, "radiomics", work)
         request.state.granularity = Granularity.COUNT.value
+        if not body.wait:
+            response.status_code = 202
+            return {"node": state.node, "job_id": job.id, "status": job.status, "poll": f"/jobs/{job.id}"}
+        result = job.future.result()
         request.state.result_size = len(result.get("datasets", []))
-        return {"node": state.node, "snapshot_id": state.snapshot_id, **result}
+        return result
+
+    @app.get("/jobs/{job_id}", summary="State and, when done, the answer of a job submitted with wait=false.",
+             responses=error_responses(401, 404))
+    def job_status(job_id: str, request: Request) -> dict[str, Any]:
+        """A job's ``status`` (queued, running, done, failed) with its ``result`` when done.
+        Only the token that submitted the job sees it (404 for anyone else)."""
+        principal = principal_for(request, required=True)
+        job = state.jobs.get(job_id, principal.id)
+        if job is None:
+            raise _error(404, f"no job {job_id!r} for token {principal.id!r} at node {state.node} "
+                              "(jobs are kept in memory: a restarted node has forgotten them)")
+        answer = job.describe()
+        request.state.granularity = Granularity.COUNT.value
+        request.state.result_size = len(answer.get("result", {}).get("datasets", []))
+        return {"node": state.node, **answer}
 
     return app
 
