@@ -41,4 +41,5 @@ def test_no_server_errors(api_schema: Any) -> None:
                                    response_schema_conformance])
 
         check()
-    assert {"GET /health", "GET /datasets", "POST /search", "POST /records", "POST /jobs/radiomics"} <= set(seen)
+    assert {"GET /health", "GET /datasets", "POST /search", "POST /records", "POST /jobs/radiomics",
+            "GET /jobs/{job_id}"} <= set(seen)

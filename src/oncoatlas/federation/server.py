@@ -498,7 +498,8 @@ def create_app(
         )
 
     @app.post("/jobs/radiomics", summary="Compute-to-data radiomics: aggregate feature statistics only.",
-              responses=error_responses(401, 403, 422, 429, 501))
+              responses={202: {"description": "wait=false: the job is queued; poll GET /jobs/{job_id}."},
+                         **error_responses(401, 403, 422, 429, 501)})
     def radiomics_job(body: JobRequest, request: Request, response: Response) -> dict[str, Any]:
         """Compute-to-data: IBSI radiomics of the cohort's segmented series, computed here.
 
