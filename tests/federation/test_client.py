@@ -68,6 +68,20 @@ def test_hung_node_times_out(alpha_server: ServerThread) -> None:
     assert "no answer within 0.5 s" in failure.reason and "2 attempt(s)" in failure.reason
 
 
+def test_a_hung_node_delays_nobody_else(alpha_server: ServerThread) -> None:
+    # many users at once, one node hung: every search still gets alpha's answer (each node has
+    # its own workers, so the hung node's queue never holds alpha's requests) and reports the
+    # hung node as timed out, not as an exception
+    from concurrent.futures import ThreadPoolExecutor
+
+    with HungServer() as hung, fed(NodeConfig("alpha", alpha_server.url, TOKENS["analyst"]),
+                                   NodeConfig("hung", hung.url, TOKENS["analyst"]),
+                                   timeout_s=0.5, retries=0) as f, ThreadPoolExecutor(40) as users:
+        results = list(users.map(lambda i: f.search({"include": {"age_at_diagnosis": {"min": i % 30}}}), range(40)))
+    assert all(r.nodes == ["alpha"] for r in results)
+    assert all([(x.node, x.kind) for x in r.failures] == [("hung", "timeout")] for r in results)
+
+
 def test_node_dropping_the_connection(alpha_server: ServerThread) -> None:
     with HungServer(drop=True) as broken, fed(NodeConfig("alpha", alpha_server.url, TOKENS["analyst"]),
                                               NodeConfig("broken", broken.url, None), timeout_s=2) as f:
