@@ -552,26 +552,16 @@ class Federation:
                 time.sleep(self._backoff(attempt))
             try:
                 response = self.http.request(method, url, body=payload, headers=headers)
-            except urllib3.exceptions.NewConnectionError as exc:  # (a ConnectTimeoutError subclass)
-                last = NodeFailure(
-                    node.name, "connection",
-                    f"cannot reach {node.url} ({exc.__class__.__name__}; {attempt + 1} attempt(s)); is the node up?",
-                    url=node.url,
-                )
-                continue
-            except urllib3.exceptions.TimeoutError as exc:
-                last = NodeFailure(
-                    node.name, "timeout",
-                    f"no answer within {self.timeout_s:g} s ({type(exc).__name__}, {attempt + 1} attempt(s))",
-                    url=node.url,
-                )
-                continue
             except urllib3.exceptions.HTTPError as exc:
-                last = NodeFailure(
-                    node.name, "connection",
-                    f"cannot reach {node.url} ({type(exc).__name__}: {exc}; {attempt + 1} attempt(s)); is the node up?",
-                    url=node.url,
+                # a refused connection is a NewConnectionError, which subclasses ConnectTimeoutError
+                timed_out = isinstance(exc, urllib3.exceptions.TimeoutError) and not isinstance(
+                    exc, urllib3.exceptions.NewConnectionError
                 )
+                reason = (
+                    f"no answer within {self.timeout_s:g} s ({type(exc).__name__}, {attempt + 1} attempt(s))" if timed_out
+                    else f"cannot reach {node.url} ({type(exc).__name__}: {exc}; {attempt + 1} attempt(s)); is the node up?"
+                )
+                last = NodeFailure(node.name, "timeout" if timed_out else "connection", reason, url=node.url)
                 continue
             status = response.status
             if status >= 500:
