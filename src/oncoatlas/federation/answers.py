@@ -22,10 +22,12 @@ __all__ = [
     "BREAKDOWNS",
     "DatasetCounts",
     "compile_spec",
+    "empty_breakdowns",
     "exact_counts",
     "local_records",
     "local_search",
     "node_modalities",
+    "snapshot_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,15 @@ def node_modalities(catalog: Any) -> list[str]:
     """The modalities present anywhere in a catalog (fixed breakdown categories), plus ``other``."""
     rows = _fetch(catalog, "SELECT DISTINCT modality FROM series WHERE modality IS NOT NULL ORDER BY modality", [])
     return [str(m) for (m,) in rows] + ["other"]
+
+
+def snapshot_of(catalog: Any) -> str | None:
+    """A catalog's snapshot id, or None where it has none (a missing ``snapshot.json``:
+    the answers still work, without an id)."""
+    try:
+        return str(catalog.snapshot_id())
+    except Exception:  # the id is informative only; never fail an answer for it
+        return None
 
 
 def _records(catalog: Any, crit: Any) -> pd.DataFrame:
@@ -139,7 +150,7 @@ def exact_counts(
     if not breakdowns:
         return out
     for counts in out.values():
-        _empty_breakdowns(counts, breakdowns, cats)
+        empty_breakdowns(counts, breakdowns, cats)
     for kind, ds, cat, patients, _studies, series in rows:
         if kind == "sex":
             cells = out[str(ds)].breakdowns["sex"]
@@ -152,7 +163,8 @@ def exact_counts(
     return out
 
 
-def _empty_breakdowns(counts: DatasetCounts, breakdowns: Sequence[str], modalities: Sequence[str]) -> None:
+def empty_breakdowns(counts: DatasetCounts, breakdowns: Sequence[str], modalities: Sequence[str]) -> None:
+    """Give ``counts`` every cell of each breakdown it lacks, at zero."""
     categories = {"sex": SEXES, "age_band": AGE_BANDS, "modality": tuple(modalities)}
     for name in breakdowns:
         counts.breakdowns.setdefault(name, dict.fromkeys(categories[name], 0))
@@ -163,13 +175,9 @@ def local_search(catalog: Any, spec: dict[str, Any], breakdowns: Sequence[str], 
     crit = compile_spec(spec)
     names = [str(d.get("id", d.get("dataset"))) for d in catalog.datasets()]
     counts = exact_counts(catalog, crit, breakdowns, datasets=names)
-    try:
-        snapshot = str(catalog.snapshot_id())
-    except Exception:  # a snapshot id is informative only
-        snapshot = None
     return {
         "node": node,
-        "snapshot_id": snapshot,
+        "snapshot_id": snapshot_of(catalog),
         "threshold": 1,
         "datasets": [
             {

@@ -739,14 +739,12 @@ class Federation:
                 from oncoatlas.federation.answers import compile_spec
                 from oncoatlas.federation.jobs import run_radiomics_job
                 from oncoatlas.federation.policy import Granularity
-                from oncoatlas.radiomics.settings import load_settings
 
                 catalog = self._catalog(node)
                 grants = {str(d.get("id", d.get("dataset"))): Granularity.RECORD for d in catalog.datasets()}
-                chosen = load_settings(settings) if settings is not None else preset
                 return {"node": node.name, **run_radiomics_job(
-                    catalog, compile_spec(spec_dict), grants, 1, features=features, settings=chosen,
-                    max_series=max_series)}
+                    catalog, compile_spec(spec_dict), grants, 1, features=features,
+                    settings=settings if settings is not None else preset, max_series=max_series)}
             submitted = self._request(node, "POST", "/jobs/radiomics", body)
             poll = f"/jobs/{submitted['job_id']}"
             while True:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from oncoatlas.errors import CatalogError
-from oncoatlas.federation.answers import DatasetCounts
+from oncoatlas.federation.answers import DatasetCounts, empty_breakdowns, snapshot_of
 from oncoatlas.federation.privacy import AGE_BANDS, SEXES, age_band
 
 if TYPE_CHECKING:
@@ -82,11 +82,11 @@ def _join_key(a: pa.ChunkedArray, b: pa.ChunkedArray) -> pa.Array:
     ).combine_chunks()
 
 
-def _distinct_pairs(group: np.ndarray, value: np.ndarray, n_values: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (group, value) pairs, ignoring value -1 (SQL ``count(DISTINCT)`` skips NULL)."""
+def _distinct_groups(group: np.ndarray, value: np.ndarray, n_values: int) -> np.ndarray:
+    """The group of each distinct (group, value) pair, ignoring value -1 (SQL
+    ``count(DISTINCT value) GROUP BY group`` skips NULL): bincount it for the counts."""
     keep = value >= 0
-    keys = np.unique(group[keep] * (n_values + 1) + value[keep])
-    return keys // (n_values + 1), keys % (n_values + 1)
+    return np.unique(group[keep] * (n_values + 1) + value[keep]) // (n_values + 1)
 
 
 class CountIndex:
@@ -110,12 +110,12 @@ class CountIndex:
 
         self.catalog = catalog
         self.cache_bytes = int(cache_bytes)
-        self.snapshot_id = self._snapshot()
+        self.snapshot_id = snapshot_of(catalog)
         series = catalog.arrow("SELECT node, dataset, patient_id, study_uid, modality FROM series")
         clinical = catalog.arrow(
             "SELECT node, patient_id, CAST(sex AS VARCHAR) AS sex, CAST(age_at_diagnosis AS DOUBLE) AS age FROM clinical"
         )
-        if self._snapshot() != self.snapshot_id:
+        if snapshot_of(catalog) != self.snapshot_id:
             raise StaleIndexError("the catalog changed while its count index was built")
         self.n_series = series.num_rows
         self.n_clinical = clinical.num_rows
@@ -148,6 +148,8 @@ class CountIndex:
         has = row >= 0
         # sex: raw value codes (unknown row: its own code), mapped to cells when counting
         self._sex_values = [*sex_values, None]
+        self._sex_cell = np.array([SEXES.index(v) if v in SEXES else SEXES.index("unknown") for v in self._sex_values],
+                                  dtype=np.int64)
         s_sex = np.full(self.n_series, len(sex_values), dtype=np.int64)
         s_sex[has] = np.where(c_sex[row[has]] >= 0, c_sex[row[has]], len(sex_values))
         self._s_sex = s_sex
@@ -168,12 +170,6 @@ class CountIndex:
         self._lock = threading.Lock()
 
     # -- conditions ---------------------------------------------------------------------
-    def _snapshot(self) -> str | None:
-        try:
-            return str(self.catalog.snapshot_id())
-        except (OSError, ValueError, KeyError, CatalogError):
-            return None
-
     @staticmethod
     def _key(condition: Condition) -> tuple[str, str, tuple[Any, ...]]:
         """(table, SQL predicate, parameters): the identity of a condition's mask."""
@@ -259,7 +255,7 @@ class CountIndex:
         result = self.catalog.numpy(query, params or None)
         masks = [np.asarray(result[f"m{i}"], dtype=bool) for i in range(len(keys))]
         expected = self.n_series if table == "series" else self.n_clinical
-        if any(len(m) != expected for m in masks) or self._snapshot() != self.snapshot_id:
+        if any(len(m) != expected for m in masks) or snapshot_of(self.catalog) != self.snapshot_id:
             raise StaleIndexError(f"the catalog changed under its count index ({table}: {expected} rows indexed)")
         return masks
 
@@ -311,8 +307,8 @@ class CountIndex:
         ds = self._s_dataset[sel]
         n_ds = len(self.datasets)
         n_series = np.bincount(ds, minlength=n_ds)
-        n_patients = np.bincount(_distinct_pairs(ds, self._s_patient[sel], self._n_patient)[0], minlength=n_ds)
-        n_studies = np.bincount(_distinct_pairs(ds, self._s_study[sel], self._n_study)[0], minlength=n_ds)
+        n_patients = np.bincount(_distinct_groups(ds, self._s_patient[sel], self._n_patient), minlength=n_ds)
+        n_studies = np.bincount(_distinct_groups(ds, self._s_study[sel], self._n_study), minlength=n_ds)
         out = {d: DatasetCounts(d) for d in datasets}
         for i in np.flatnonzero(n_series):
             name = self.datasets[i]
@@ -325,8 +321,7 @@ class CountIndex:
             cats.append("other")
         categories = {"sex": SEXES, "age_band": AGE_BANDS, "modality": tuple(cats)}
         for counts in out.values():
-            for name in breakdowns:
-                counts.breakdowns.setdefault(name, dict.fromkeys(categories[name], 0))
+            empty_breakdowns(counts, breakdowns, cats)
         patient = self._s_patient[sel]
         for name in breakdowns:
             if name == "modality":
@@ -337,13 +332,11 @@ class CountIndex:
                 table = np.bincount(ds * len(cats) + cell, minlength=n_ds * len(cats)).reshape(n_ds, len(cats))
             else:
                 if name == "sex":
-                    raw, n_raw = self._s_sex[sel], len(self._sex_values)
-                    cell_of = np.array([SEXES.index(v) if v in SEXES else SEXES.index("unknown")
-                                        for v in self._sex_values], dtype=np.int64)
+                    raw, cell_of = self._s_sex[sel], self._sex_cell
                 else:
-                    raw, n_raw = self._s_age[sel], len(self._age_band)
-                    cell_of = self._age_band
-                group, _ = _distinct_pairs(ds * n_raw + raw, patient, self._n_patient)
+                    raw, cell_of = self._s_age[sel], self._age_band
+                n_raw = len(cell_of)
+                group = _distinct_groups(ds * n_raw + raw, patient, self._n_patient)
                 n_cells = len(categories[name])
                 table = np.bincount((group // n_raw) * n_cells + cell_of[group % n_raw],
                                     minlength=n_ds * n_cells).reshape(n_ds, n_cells)

@@ -195,22 +195,21 @@ class Job:
     owner: str
     kind: str
     future: Future[dict[str, Any]]
-    submitted: str = field(default_factory=_now)
-    started: str | None = None
-    finished: str | None = None
+    #: ``submitted``, ``started`` and ``finished`` times (the worker adds the last two).
+    times: dict[str, str] = field(default_factory=lambda: {"submitted": _now()})
 
     @property
     def status(self) -> str:
         """``queued``, ``running``, ``done`` or ``failed``."""
         if not self.future.done():
-            return "running" if self.started else "queued"
+            return "running" if "started" in self.times else "queued"
         return "failed" if self.future.exception() is not None else "done"
 
     def describe(self) -> dict[str, Any]:
         """The job as the node answers it (``result`` when done, ``error`` when failed)."""
         out: dict[str, Any] = {
             "job_id": self.id, "kind": self.kind, "status": self.status,
-            "submitted": self.submitted, "started": self.started, "finished": self.finished,
+            **{k: self.times.get(k) for k in ("submitted", "started", "finished")},
         }
         if self.status == "done":
             out["result"] = self.future.result()
@@ -238,24 +237,19 @@ class JobQueue:
     def submit(self, owner: str, kind: str, work: Callable[[], dict[str, Any]]) -> Job:
         """Queue ``work`` for ``owner`` and return its :class:`Job` at once."""
         job_id = secrets.token_urlsafe(12)
-        holder: dict[str, Job] = {}
-        started = threading.Event()
+        times = {"submitted": _now()}
 
         def run() -> dict[str, Any]:
-            started.wait()
-            job = holder["job"]
-            job.started = _now()
+            times["started"] = _now()
             try:
                 return work()
             except Exception:
-                logger.exception("job %s (%s) failed", job.id, kind)
+                logger.exception("job %s (%s) failed", job_id, kind)
                 raise
             finally:
-                job.finished = _now()
+                times["finished"] = _now()
 
-        future = self._pool.submit(run)
-        job = holder["job"] = Job(job_id, owner, kind, future)
-        started.set()
+        job = Job(job_id, owner, kind, self._pool.submit(run), times)
         with self._lock:
             self._jobs[job_id] = job
             done = [k for k, j in self._jobs.items() if j.future.done()]
@@ -270,7 +264,3 @@ class JobQueue:
         if job is None or not secrets.compare_digest(job.owner, owner):
             return None
         return job
-
-    def shutdown(self) -> None:
-        """Stop taking jobs; queued ones are cancelled, a running one finishes."""
-        self._pool.shutdown(wait=False, cancel_futures=True)

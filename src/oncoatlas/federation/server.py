@@ -97,12 +97,6 @@ class NodeState:
         self.jobs = JobQueue()
         self.refresh(force=True)
 
-    def _read_snapshot(self) -> str | None:
-        try:
-            return str(self.catalog.snapshot_id())
-        except Exception:  # a missing snapshot.json: the answers still work, without an id
-            return None
-
     def refresh(self, force: bool = False) -> None:
         """Follow a re-indexed catalog: when its snapshot id changed (checked at most every
         ``refresh_interval`` seconds), reload dataset descriptions and modality categories and drop cached answers."""
@@ -110,7 +104,7 @@ class NodeState:
         if not force and now - self._checked < self.refresh_interval:
             return
         self._checked = now
-        snapshot = self._read_snapshot()
+        snapshot = answers.snapshot_of(self.catalog)
         if not force and snapshot == self.snapshot_id:
             return
         datasets = [dict(d) for d in self.catalog.datasets()]
