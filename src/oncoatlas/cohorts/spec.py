@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from oncoatlas._yaml import read_yaml
 from oncoatlas.catalog.criteria import Criteria
 from oncoatlas.errors import CriteriaError
 
@@ -118,13 +119,7 @@ class CohortSpec:
     def from_yaml(cls, path: str | os.PathLike[str]) -> CohortSpec:
         """Read and validate a YAML spec file."""
         path = Path(path)
-        if not path.is_file():
-            raise CriteriaError(f"cohort spec {path} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise CriteriaError(f"{path}: not valid YAML: {exc}") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_yaml(path, CriteriaError, "cohort spec"), source=str(path))
 
     @classmethod
     def load(cls, spec: CohortSpec | Mapping[str, Any] | str | os.PathLike[str]) -> CohortSpec:

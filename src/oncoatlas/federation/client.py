@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import urllib3
-import yaml
 
+from oncoatlas._yaml import read_yaml
 from oncoatlas.errors import OncoatlasError
 
 if TYPE_CHECKING:
@@ -306,12 +306,7 @@ def load_spec(spec: Any) -> dict[str, Any]:
         return spec
     if isinstance(spec, (str, Path)):
         path = Path(spec)
-        if not path.is_file():
-            raise FederationConfigError(f"spec file {path} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise FederationConfigError(f"spec file {path} is not valid YAML: {exc}") from None
+        data = read_yaml(path, FederationConfigError, "spec file")
         if not isinstance(data, dict):
             raise FederationConfigError(f"spec file {path} must hold a mapping with include/exclude")
         return data
@@ -430,12 +425,7 @@ class Federation:
             When the file is missing or a key is wrong (the message names both).
         """
         path = Path(path)
-        if not path.is_file():
-            raise FederationConfigError(f"federation file {path} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise FederationConfigError(f"federation file {path} is not valid YAML: {exc}") from None
+        data = read_yaml(path, FederationConfigError, "federation file")
         if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
             raise FederationConfigError(f"federation file {path} must be a mapping with a 'nodes' list")
         nodes = []

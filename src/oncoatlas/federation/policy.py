@@ -36,8 +36,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from oncoatlas._yaml import read_yaml
 from oncoatlas.errors import AccessDeniedError, OncoatlasError
 
 __all__ = [
@@ -244,12 +243,7 @@ class Policy:
             names the file and the key).
         """
         path = Path(path)
-        if not path.is_file():
-            raise PolicyError(f"policy file {path} does not exist; write one (see oncoatlas.federation.policy)")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise PolicyError(f"policy file {path} is not valid YAML: {exc}") from None
+        data = read_yaml(path, PolicyError, "policy file", hint="; write one (see oncoatlas.federation.policy)")
         return cls.from_dict(data, source=str(path))
 
     @classmethod
