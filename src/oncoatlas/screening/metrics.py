@@ -455,32 +455,32 @@ def sensitivity_specificity(
     """
     pos, neg = outcome_masks(exams, outcome)
     s = exams[score].to_numpy(dtype=float)
-    rows = []
-    for t in thresholds:
-        flag = s >= t
-        tp, n_pos = int((flag & pos).sum()), int(pos.sum())
-        tn, n_neg = int((~flag & neg).sum()), int(neg.sum())
-        slo, shi = wilson_ci(tp, n_pos, level)
-        plo, phi = wilson_ci(tn, n_neg, level)
-        rows.append(
-            {
-                "outcome": outcome,
-                "score": score,
-                "threshold": float(t),
-                "positive_pct": 100 * float(flag.mean()),
-                "tp": tp,
-                "n_cancers": n_pos,
-                "sensitivity": tp / n_pos if n_pos else float("nan"),
-                "sens_low": float(slo),
-                "sens_high": float(shi),
-                "tn": tn,
-                "n_cancer_free": n_neg,
-                "specificity": tn / n_neg if n_neg else float("nan"),
-                "spec_low": float(plo),
-                "spec_high": float(phi),
-            }
-        )
+    rows = [
+        {"outcome": outcome, "score": score, "threshold": float(t), **_operating_point(s >= t, pos, neg, level)}
+        for t in thresholds
+    ]
     return pd.DataFrame(rows)
+
+
+def _operating_point(flag: np.ndarray, pos: np.ndarray, neg: np.ndarray, level: float) -> dict[str, float]:
+    """Share flagged, sensitivity among ``pos`` and specificity among ``neg`` (Wilson CIs)."""
+    tp, n_pos = int((flag & pos).sum()), int(pos.sum())
+    tn, n_neg = int((~flag & neg).sum()), int(neg.sum())
+    slo, shi = wilson_ci(tp, n_pos, level)
+    plo, phi = wilson_ci(tn, n_neg, level)
+    return {
+        "positive_pct": 100 * float(flag.mean()),
+        "tp": tp,
+        "n_cancers": n_pos,
+        "sensitivity": tp / n_pos if n_pos else float("nan"),
+        "sens_low": float(slo),
+        "sens_high": float(shi),
+        "tn": tn,
+        "n_cancer_free": n_neg,
+        "specificity": tn / n_neg if n_neg else float("nan"),
+        "spec_low": float(plo),
+        "spec_high": float(phi),
+    }
 
 
 def reader_operating_points(
@@ -507,29 +507,7 @@ def reader_operating_points(
         "either_reader": r1 | r2,
         "recall": exams["recall"].to_numpy() == 1,
     }
-    rows = []
-    for name, flag in flags.items():
-        tp, n_pos = int((flag & pos).sum()), int(pos.sum())
-        tn, n_neg = int((~flag & neg).sum()), int(neg.sum())
-        slo, shi = wilson_ci(tp, n_pos, level)
-        plo, phi = wilson_ci(tn, n_neg, level)
-        rows.append(
-            {
-                "reader": name,
-                "outcome": outcome,
-                "positive_pct": 100 * float(flag.mean()),
-                "tp": tp,
-                "n_cancers": n_pos,
-                "sensitivity": tp / n_pos if n_pos else float("nan"),
-                "sens_low": float(slo),
-                "sens_high": float(shi),
-                "tn": tn,
-                "n_cancer_free": n_neg,
-                "specificity": tn / n_neg if n_neg else float("nan"),
-                "spec_low": float(plo),
-                "spec_high": float(phi),
-            }
-        )
+    rows = [{"reader": name, "outcome": outcome, **_operating_point(flag, pos, neg, level)} for name, flag in flags.items()]
     return pd.DataFrame(rows)
 
 
