@@ -464,22 +464,12 @@ def _pixel_truncation(buf: bytes, stop: int, size: int) -> str | None:
     """Check the Pixel Data element at ``stop`` fits in a file of ``size`` bytes."""
     if stop + 12 > len(buf):
         return None
-    if buf[stop : stop + 4] == b"\xe0\x7f\x10\x00":
-        if buf[stop + 4 : stop + 6] in (b"OB", b"OW"):
-            (length,) = struct.unpack_from("<L", buf, stop + 8)
-            hdr = 12
-        else:
-            (length,) = struct.unpack_from("<L", buf, stop + 4)
-            hdr = 8
-    elif buf[stop : stop + 4] == b"\x7f\xe0\x00\x10":
-        if buf[stop + 4 : stop + 6] in (b"OB", b"OW"):
-            (length,) = struct.unpack_from(">L", buf, stop + 8)
-            hdr = 12
-        else:
-            (length,) = struct.unpack_from(">L", buf, stop + 4)
-            hdr = 8
-    else:
+    # (7FE0,0010) little- or big-endian; explicit VR OB/OW: 4-byte length after 2 reserved bytes
+    endian = {b"\xe0\x7f\x10\x00": "<", b"\x7f\xe0\x00\x10": ">"}.get(bytes(buf[stop : stop + 4]))
+    if endian is None:
         return None
+    hdr = 12 if buf[stop + 4 : stop + 6] in (b"OB", b"OW") else 8
+    (length,) = struct.unpack_from(endian + "L", buf, stop + hdr - 4)
     if length != _UNDEFINED and stop + hdr + length > size:
         return f"truncated: Pixel Data needs {stop + hdr + length} bytes, file has {size}"
     return None
